@@ -1,0 +1,21 @@
+"""The one registry of metric names: the same column names whatever the engine."""
+from __future__ import annotations
+
+METRICS: dict[str, str] = {
+    "step": "optimiser steps taken (1 step = 1 full-batch GD update = 1 epoch for full batch)",
+    "train_loss": "loss of f̃ on the training set (MSE: mean over samples, no ½)",
+    "test_loss": "loss of f̃ on the held-out test set",
+    "test_loss_exact": "exact population loss E_x[(y − f̃)²] for x ~ N(0, I/D): no test-set noise",
+    "decomp_variance": "paper eq. 6 'variance error' ¼(Tr B/D − αε Tr M/D)² (general: (c − c0 + Tr A/2D)²)",
+    "decomp_misalignment": "paper eq. 6 'misalignment error' ‖αεM − B‖²_F/(2D²), B = β⋆β⋆ᵀ",
+    "decomp_linear": "paper eq. 6 'power in linear modes' α²|w̄|²/D (general: |u − b|²/D)",
+    "decomp_orthogonal": "target power orthogonal to all quadratics (He_k, k ≥ 3): no quadratic net fits it",
+    "train_acc": "train accuracy (argmax), classification targets only",
+    "test_acc": "test accuracy (argmax), classification targets only",
+    "weight_norm": "‖θ‖ over all parameters (fixed readouts included)",
+    "param_change": "relative parameter change ‖θ − θ₀‖/‖θ₀‖",
+}
+
+
+def describe(name: str) -> str:
+    return METRICS[name]

@@ -1,0 +1,12 @@
+"""Models: one file per architecture; ``build_model(cfg, D)`` picks by ``cfg.model.name``."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def build_model(model_cfg: Any, D: int) -> Any:
+    """The functional model for a config section (init/apply/vjp/quadratic_form)."""
+    if model_cfg.name == "committee":
+        from grokscope.models.committee import Committee
+        return Committee.from_config(model_cfg, D)
+    raise ValueError(f"model.name = {model_cfg.name!r}: allowed are committee")

@@ -1,0 +1,179 @@
+"""Functional optimisers over ``params: dict[str, Tensor]``, updated in place.
+
+``opt = make_optimizer(cfg.optim, lr)``; ``state = opt.init(params)``; each step
+``opt.step(params, grads, state)``. Semantics match ``torch.optim`` (SGD, SGD(momentum), Adam,
+AdamW). ``lr`` is the final η (the scaling rule is already applied): a float, or a tensor of
+per-member rates, shape (E,) or (E, 1, ..., 1), for ensembles whose params carry a leading member
+axis E; it is viewed as (E, 1, ..., 1) against each param. ``grads`` is never modified; every
+parameter-sized buffer is allocated once in ``init``. A gradient wrapper (e.g. ⊥Grad) composes as
+``opt.step(params, transform(params, grads), state)``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from grokscope.config import Optim
+
+__all__ = ["GD", "OPTIMIZERS", "Adam", "Momentum", "Optimizer", "make_optimizer"]
+
+LR = float | Tensor
+Params = dict[str, Tensor]
+
+
+class Optimizer(Protocol):
+    def init(self, params: Params) -> dict[str, Any]: ...
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None: ...
+
+
+class _Base:
+    """Holds η and weight decay λ; ``_lr(p)`` gives η as a float or a view broadcastable to p."""
+
+    def __init__(self, lr: LR, weight_decay: float = 0.0) -> None:
+        self.weight_decay = float(weight_decay)
+        self.lr = lr
+
+    @property
+    def lr(self) -> LR:
+        return self._lr_value
+
+    @lr.setter
+    def lr(self, lr: LR) -> None:
+        if isinstance(lr, Tensor) and lr.numel() == 1:
+            lr = float(lr.item())
+        self._lr_value = lr if isinstance(lr, Tensor) else float(lr)
+        self._lr_views: dict[tuple[Any, ...], Tensor] = {}
+
+    def _lr(self, p: Tensor) -> LR:
+        lr = self._lr_value
+        if not isinstance(lr, Tensor):
+            return lr
+        key = (p.ndim, p.dtype, p.device)
+        view = self._lr_views.get(key)
+        if view is None:
+            if p.ndim == 0 or p.shape[0] != lr.numel():
+                raise ValueError(f"tensor lr with {lr.numel()} members needs params with leading "
+                                 f"member axis {lr.numel()}; got a param of shape {tuple(p.shape)}")
+            view = lr.detach().to(device=p.device, dtype=p.dtype).reshape((-1,) + (1,) * (p.ndim - 1))
+            self._lr_views[key] = view
+        return view
+
+    def _decayed(self, p: Tensor, g: Tensor, buf: Tensor | None) -> Tensor:
+        """g + λ p (coupled L2 weight decay) written into ``buf``; g itself when λ = 0."""
+        if self.weight_decay == 0.0:
+            return g
+        return torch.add(g, p, alpha=self.weight_decay, out=buf)
+
+    def _bufs(self, params: Params) -> dict[str, Tensor] | None:
+        if self.weight_decay == 0.0:
+            return None
+        return {k: torch.empty_like(p) for k, p in params.items()}
+
+    @staticmethod
+    def _descend(p: Tensor, d: Tensor, lr: LR, scale: float = 1.0) -> None:
+        """p ← p − (η·scale) d."""
+        if isinstance(lr, Tensor):
+            p.addcmul_(d, lr, value=-scale)
+        else:
+            p.add_(d, alpha=-lr * scale)
+
+
+class GD(_Base):
+    """Gradient descent (``gd``, ``sgd``): p ← p − η (g + λp). Mini-batching is the trainer's job."""
+
+    def init(self, params: Params) -> dict[str, Any]:
+        return {"step": 0, "wd_buf": self._bufs(params)}
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None:
+        bufs = state["wd_buf"]
+        for k, p in params.items():
+            d = self._decayed(p, grads[k], bufs[k] if bufs else None)
+            self._descend(p, d, self._lr(p))
+        state["step"] += 1
+
+
+class Momentum(_Base):
+    """Heavy ball (torch SGD(momentum=μ), no dampening): v ← μv + (g + λp); p ← p − ηv."""
+
+    def __init__(self, lr: LR, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        self.momentum = float(momentum)
+
+    def init(self, params: Params) -> dict[str, Any]:
+        return {"step": 0, "v": {k: torch.zeros_like(p) for k, p in params.items()},
+                "wd_buf": self._bufs(params)}
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None:
+        bufs = state["wd_buf"]
+        for k, p in params.items():
+            d = self._decayed(p, grads[k], bufs[k] if bufs else None)
+            v = state["v"][k].mul_(self.momentum).add_(d)
+            self._descend(p, v, self._lr(p))
+        state["step"] += 1
+
+
+class Adam(_Base):
+    """Adam (torch.optim.Adam; ``decoupled=True``: AdamW). With t the step count, g ← g + λp
+    (Adam) or p ← p(1 − ηλ) (AdamW); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+    p ← p − η/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε)."""
+
+    def __init__(self, lr: LR, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled: bool = False) -> None:
+        super().__init__(lr, weight_decay)
+        self.beta1, self.beta2 = float(betas[0]), float(betas[1])
+        self.eps = float(eps)
+        self.decoupled = decoupled
+
+    def init(self, params: Params) -> dict[str, Any]:
+        zeros = lambda: {k: torch.zeros_like(p) for k, p in params.items()}
+        return {"step": 0, "m": zeros(), "v": zeros(),
+                "buf": {k: torch.empty_like(p) for k, p in params.items()}}
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None:
+        state["step"] += 1
+        t = state["step"]
+        b1, b2, wd = self.beta1, self.beta2, self.weight_decay
+        bc1 = 1.0 - b1 ** t
+        bc2_sqrt = math.sqrt(1.0 - b2 ** t)
+        for k, p in params.items():
+            g, m, v, buf = grads[k], state["m"][k], state["v"][k], state["buf"][k]
+            lr = self._lr(p)
+            if wd != 0.0:
+                if self.decoupled:
+                    p.mul_(1.0 - lr * wd)
+                else:
+                    g = torch.add(g, p, alpha=wd, out=buf)
+            m.lerp_(g, 1.0 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+            denom = torch.sqrt(v, out=buf).div_(bc2_sqrt).add_(self.eps)  # g no longer needed
+            if isinstance(lr, Tensor):
+                self._descend(p, torch.div(m, denom, out=buf), lr / bc1)
+            else:
+                p.addcdiv_(m, denom, value=-lr / bc1)
+
+
+def _adam(cfg: Optim, lr: LR, decoupled: bool) -> Adam:
+    return Adam(lr, cfg.betas, cfg.adam_eps, cfg.weight_decay, decoupled=decoupled)
+
+
+OPTIMIZERS: dict[str, Callable[[Optim, LR], Optimizer]] = {
+    "gd": lambda cfg, lr: GD(lr, cfg.weight_decay),
+    "sgd": lambda cfg, lr: GD(lr, cfg.weight_decay),
+    "momentum": lambda cfg, lr: Momentum(lr, cfg.momentum, cfg.weight_decay),
+    "adam": lambda cfg, lr: _adam(cfg, lr, decoupled=False),
+    "adamw": lambda cfg, lr: _adam(cfg, lr, decoupled=True),
+}
+
+
+def make_optimizer(cfg: Optim, lr: LR) -> Optimizer:
+    """The optimiser ``cfg.name`` with final learning rate η = ``lr`` (float or per-member tensor)."""
+    try:
+        factory = OPTIMIZERS[cfg.name]
+    except KeyError:
+        raise ValueError(f"optim.name = {cfg.name!r}: allowed are {', '.join(OPTIMIZERS)}") from None
+    return factory(cfg, lr)

@@ -1,0 +1,89 @@
+"""Figures of one run, drawn from its stored metrics only (a view never recomputes training)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _first_abs(events: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    if not events or not events.get("absolute"):
+        return None
+    th, c = next(iter(events["absolute"].items()))
+    return th, c
+
+
+def fig1_panel(run: Any, ax: Any = None) -> Any:
+    """Paper Fig 1(b): train and test loss against steps (log axes), threshold events marked."""
+    plt = _plt()
+    df = run.metrics
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    x = np.maximum(df["step"].to_numpy(), 1)  # step 0 drawn at 1 on the log axis
+    ax.plot(x, df["train_loss"], color="C0", lw=1.8, label="train loss")
+    ax.plot(x, df["test_loss"], color="C1", lw=1.8, label="test loss")
+    if "test_loss_exact" in df:
+        ax.plot(x, df["test_loss_exact"], color="C1", lw=0.9, ls=":", label="test loss (exact)")
+    ev = (run.summary or {}).get("events")
+    first = _first_abs(ev)
+    if first:
+        th, c = first
+        ax.axhline(float(th), color="0.6", lw=0.8, ls="--")
+        for key, col in (("t_train", "C0"), ("t_test", "C1")):
+            if c[key] is not None:
+                ax.axvline(max(c[key], 1), color=col, lw=0.9, ls="--")
+        if c["grok_amount"]:
+            ax.set_title(f"grokking amount {c['grok_amount']} steps (threshold {th})", fontsize=10)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("MSE" if run.config.train.loss == "mse" else "loss")
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
+
+
+def decomposition_panel(run: Any, ax: Any = None) -> Any:
+    """Paper Fig 4: the three test-loss terms (variance, misalignment, linear power) over time."""
+    plt = _plt()
+    df = run.metrics
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    x = np.maximum(df["step"].to_numpy(), 1)
+    for col, lab in (("decomp_variance", "variance"), ("decomp_misalignment", "misalignment"),
+                     ("decomp_linear", "power in linear modes")):
+        ax.plot(x, df[col], lw=1.5, label=lab)
+    ax.plot(x, df["test_loss_exact"], color="k", lw=1.0, ls=":", label="exact test loss")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("test-loss term")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def save_run_figures(run: Any) -> list[str]:
+    """Write figures/fig1.png (and figures/decomposition.png when logged); returns relative paths."""
+    plt = _plt()
+    out = Path(run.path) / "figures"
+    out.mkdir(exist_ok=True)
+    written = []
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    fig1_panel(run, ax)
+    fig.savefig(out / "fig1.png", dpi=120)
+    plt.close(fig)
+    written.append("figures/fig1.png")
+    if {"decomp_variance", "test_loss_exact"} <= set(run.metrics.columns):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        decomposition_panel(run, ax)
+        fig.savefig(out / "decomposition.png", dpi=120)
+        plt.close(fig)
+        written.append("figures/decomposition.png")
+    return written
