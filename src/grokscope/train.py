@@ -169,6 +169,14 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     finally:
         if bar is not None:
             bar.close()
+    if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
+        try:  # record the state where the run stopped, so nothing reached is lost
+            row = {"step": step}
+            for p in probes:
+                row.update(p.fn(engine, data, loss))
+            rows.append(row)
+        except Exception:  # noqa: BLE001 — a failed extra probe must not lose the rows we have
+            pass
     summary.update(_finish(cfg, rows, status, reason, step, train_s, probe_s, t_start))
     writer.write_metrics(rows)
     writer.write_summary(summary)
