@@ -7,9 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from grokscope.diagnostics.kernels import (IllConditionedKernel, alignment, alignment_onesided, cka,
-                                           cka_labels, effective_rank, kernel_distance, kernel_regression,
-                                           kernel_velocity, label_power, spectrum)
+from grokscope.diagnostics.kernels import (
+    IllConditionedKernel,
+    alignment,
+    alignment_onesided,
+    cka,
+    cka_labels,
+    effective_rank,
+    kernel_distance,
+    kernel_regression,
+    kernel_velocity,
+    label_power,
+    spectrum,
+)
 
 F64 = torch.float64
 ALIGNMENTS = [alignment, alignment_onesided, cka_labels]

@@ -14,6 +14,8 @@ from grokscope.models.committee import Committee
 from grokscope.optim import make_optimizer
 from grokscope.tasks.base import Dataset
 
+# torch.func's first JVP registers decompositions through the deprecated torch.jit.script
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 F64 = torch.float64
 D, P, N, P_TEST, EPS = 10, 30, 40, 50, 0.3
 

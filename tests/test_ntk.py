@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from grokscope.diagnostics.ntk import committee_layers, layer_gram, ntk, ntk_blocks
-from grokscope.diagnostics.ntk import _committee_ntk
+from grokscope.diagnostics.ntk import _committee_ntk, committee_layers, layer_gram, ntk, ntk_blocks
 from grokscope.models.committee import Committee
 
 F64 = torch.float64

@@ -13,8 +13,8 @@ dtype given, kernel regression is always solved in float64. Which "alignment" is
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor

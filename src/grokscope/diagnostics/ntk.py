@@ -29,7 +29,8 @@ Multi-output models (apply → (n, K), generic path only): ``outputs="trace"`` r
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -89,7 +90,7 @@ def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Ten
     W, a = params["W"], params["a"]
     eps, N = model.eps, model.N
     V = torch.cat([torch.ones_like(W[:, :1]), eps * W], dim=1)  # rows (1, ε w_i), (N, D+1)
-    B = (V.T * (a * a)) @ V / N  # [[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]]
+    B = (V.T * (a * a * (alpha**2 / N**2))) @ V  # (α²/N)·[[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]]
 
     def z(X: Tensor) -> Tensor:
         return torch.cat([torch.ones_like(X[:, :1]), X], dim=1)
@@ -97,7 +98,7 @@ def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Ten
     Z1 = z(X1)
     Z2 = Z1 if X2 is None else z(X2)
     X2_ = X1 if X2 is None else X2
-    return (X1 @ X2_.T).mul_((Z1 @ B) @ Z2.T).mul_(alpha**2 / N)
+    return (X1 @ X2_.T).mul_((Z1 @ B) @ Z2.T)
 
 
 def _committee_ntk(model: Committee, params: Params, X1: Tensor, X2: Tensor | None, alpha: float,
