@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, matmul_ceiling, report  # noqa: E402
+from common import best_time, matmul_ceiling, report
 
-from grokscope.diagnostics.ntk import _committee_ntk, ntk  # noqa: E402
-from grokscope.models.committee import Committee  # noqa: E402
+from grokscope.diagnostics.ntk import _committee_ntk, ntk
+from grokscope.models.committee import Committee
 
 D, N, n, EPS, ALPHA = 100, 500, 1000, 0.02, 1.0
 
@@ -40,7 +40,7 @@ def main() -> None:
         if dev.startswith("cuda"):
             torch.cuda.synchronize()
 
-    def run(fn):  # noqa: ANN001
+    def run(fn):
         def call() -> torch.Tensor:
             out = fn()
             sync()

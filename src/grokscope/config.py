@@ -118,6 +118,16 @@ class Probes(_Section):
     """``names``: 'auto' (every probe the model and task support) or an explicit list."""
 
     names: Literal["auto"] | list[str] = "auto"
+    expensive_points: int = Field(100, ge=2, description="probe points over the run for NTK-based probes")
+    cadence: dict[str, int] = Field(default_factory=dict,
+                                    description="per-probe number of points over the run (overrides)")
+
+    @model_validator(mode="after")
+    def _cadence(self) -> "Probes":
+        for k, v in self.cadence.items():
+            if v < 2:
+                raise ValueError(f"probes.cadence.{k} = {v!r}: must be ≥ 2 points (first and last step)")
+        return self
 
 
 class Events(_Section):

@@ -5,21 +5,37 @@ unsupported probe fails at config time with a message saying which models suppor
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import numpy as np
 
 from grokscope.config import Config, ConfigError
 from grokscope.losses import accuracy
 from grokscope.tasks.base import Dataset
 
 
+@dataclass
+class ProbeContext:
+    """What probes read: the engine, the data, the loss, and a cache for things computed once
+    (e.g. the initial kernel K₀). Probes never mutate the engine."""
+
+    engine: Any
+    data: Dataset
+    loss: Any
+    model: Any = None
+    twin: Any = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Probe:
     name: str
     metrics: tuple[str, ...]
-    fn: Callable[[Any, Dataset, Any], dict[str, float]]
+    fn: Callable[[ProbeContext], dict[str, float]]
     supports: Callable[[Config], str | None]  # None if supported, else the reason
     meaning: str
+    expensive: bool = False  # expensive probes run on their own sparser cadence
 
 
 def _always(cfg: Config) -> str | None:
@@ -45,29 +61,29 @@ def _classification(cfg: Config) -> str | None:
     return None
 
 
-def _loss(engine: Any, data: Dataset, loss: Any) -> dict[str, float]:
-    return {"train_loss": float(loss.value(engine.outputs("train"), data.y_train)),
-            "test_loss": float(loss.value(engine.outputs("test"), data.y_test))}
+def _loss(ctx: ProbeContext) -> dict[str, float]:
+    return {"train_loss": float(ctx.loss.value(ctx.engine.outputs("train"), ctx.data.y_train)),
+            "test_loss": float(ctx.loss.value(ctx.engine.outputs("test"), ctx.data.y_test))}
 
 
-def _exact(engine: Any, data: Dataset, loss: Any) -> dict[str, float]:
+def _exact(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics.sufficient import population_loss
-    return {"test_loss_exact": float(population_loss(*engine.quadratic_form(), data.target))}
+    return {"test_loss_exact": float(population_loss(*ctx.engine.quadratic_form(), ctx.data.target))}
 
 
-def _decomposition(engine: Any, data: Dataset, loss: Any) -> dict[str, float]:
+def _decomposition(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics.sufficient import decomposition
-    terms = decomposition(*engine.quadratic_form(), data.target)
+    terms = decomposition(*ctx.engine.quadratic_form(), ctx.data.target)
     return {f"decomp_{k}": float(v) for k, v in terms.items()}
 
 
-def _accuracy(engine: Any, data: Dataset, loss: Any) -> dict[str, float]:
-    return {"train_acc": accuracy(engine.outputs("train"), data.y_train),
-            "test_acc": accuracy(engine.outputs("test"), data.y_test)}
+def _accuracy(ctx: ProbeContext) -> dict[str, float]:
+    return {"train_acc": accuracy(ctx.engine.outputs("train"), ctx.data.y_train),
+            "test_acc": accuracy(ctx.engine.outputs("test"), ctx.data.y_test)}
 
 
-def _weights(engine: Any, data: Dataset, loss: Any) -> dict[str, float]:
-    return {"weight_norm": engine.weight_norm(), "param_change": engine.param_change()}
+def _weights(ctx: ProbeContext) -> dict[str, float]:
+    return {"weight_norm": ctx.engine.weight_norm(), "param_change": ctx.engine.param_change()}
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in [
@@ -96,3 +112,14 @@ def select_probes(cfg: Config) -> list[Probe]:
     if "loss" not in names:
         chosen.insert(0, PROBES["loss"])  # events and the progress bar need the losses
     return chosen
+
+
+def probe_steps(probe: Probe, cfg: Config, schedule: np.ndarray) -> set[int]:
+    """The steps at which a probe runs: every log-schedule point, or for expensive probes
+    ``probes.expensive_points`` of them (``probes.cadence[name]`` overrides), evenly spaced in
+    schedule index (so still log-spaced), always including the first and the last step."""
+    n = cfg.probes.cadence.get(probe.name, cfg.probes.expensive_points if probe.expensive else None)
+    if n is None or n >= len(schedule):
+        return set(int(s) for s in schedule)
+    idx = np.unique(np.round(np.linspace(0, len(schedule) - 1, max(n, 2))).astype(int))
+    return set(int(s) for s in schedule[idx])

@@ -22,7 +22,7 @@ from grokscope.config import Config, ConfigError
 from grokscope.diagnostics.events import format_events, grokking_events
 from grokscope.losses import get_loss
 from grokscope.optim import make_optimizer
-from grokscope.probes import select_probes
+from grokscope.probes import ProbeContext, probe_steps, select_probes
 from grokscope.scaling import learning_rate
 from grokscope.schedule import log_schedule
 from grokscope.store import RunWriter, load_run, run_id, Run
@@ -114,8 +114,10 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     t_start = time.perf_counter()
     b = build(cfg)  # every bad input fails here, before the directory is touched
     engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
+    ctx = ProbeContext(engine, data, loss, model=b["model"])
     writer = RunWriter(path, cfg)
     schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
+    when = {p.name: probe_steps(p, cfg, schedule) for p in probes}
     rows: list[dict[str, Any]] = []
     probe_s = {p.name: 0.0 for p in probes}
     summary: dict[str, Any] = {
@@ -137,9 +139,10 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
             if step == schedule[j]:
                 row: dict[str, Any] = {"step": step}
                 for p in probes:
-                    t0 = time.perf_counter()
-                    row.update(p.fn(engine, data, loss))
-                    probe_s[p.name] += time.perf_counter() - t0
+                    if step in when[p.name]:
+                        t0 = time.perf_counter()
+                        row.update(p.fn(ctx))
+                        probe_s[p.name] += time.perf_counter() - t0
                 rows.append(row)
                 j += 1
                 if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
@@ -173,7 +176,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         try:  # record the state where the run stopped, so nothing reached is lost
             row = {"step": step}
             for p in probes:
-                row.update(p.fn(engine, data, loss))
+                row.update(p.fn(ctx))
             rows.append(row)
         except Exception:  # noqa: BLE001 — a failed extra probe must not lose the rows we have
             pass

@@ -204,7 +204,8 @@ def kernel_regression(K_train: Tensor, K_test_train: Tensor | None, y_train: Ten
     pred_test, test_mse = None, None
     if K_test_train is not None:
         if K_test_train.dim() != 2 or K_test_train.shape[1] != n:
-            raise ValueError(f"kernel_regression: K_test_train must be (m, {n}), got {tuple(K_test_train.shape)}")
+            raise ValueError(f"kernel_regression: K_test_train must be (m, {n}), "
+                             f"got {tuple(K_test_train.shape)}")
         pred_test = K_test_train.to(f64) @ coef
         pred_test = pred_test.reshape((K_test_train.shape[0],) + tuple(shape[1:]))
         if y_test is not None:

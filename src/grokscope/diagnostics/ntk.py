@@ -54,7 +54,8 @@ def layer_gram(layers1: Layers, layers2: Layers | None = None) -> Tensor:
     """
     layers2 = layers1 if layers2 is None else layers2
     if len(layers1) != len(layers2) or not layers1:
-        raise ValueError(f"layer_gram: got {len(layers1)} and {len(layers2)} layers; need the same number ≥ 1")
+        raise ValueError(f"layer_gram: got {len(layers1)} and {len(layers2)} layers; "
+                         "need the same number ≥ 1")
     K: Tensor | None = None
     for (A1, G1), (A2, G2) in zip(layers1, layers2):
         G1 = G1[:, None] if G1.dim() == 1 else G1
@@ -86,7 +87,8 @@ def _affine_grad(model: Committee) -> bool:
 
 def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Tensor | None,
                            alpha: float) -> Tensor:
-    """W-part for affine φ': (α²/N) (X1X2ᵀ) ⊙ (Z1 B Z2ᵀ), z = (1, x), B (D+1, D+1) as in the module doc."""
+    """W-part for affine φ': (X1X2ᵀ) ⊙ (Z1 B Z2ᵀ), z = (1, x) (n, D+1),
+    B = (α²/N)·[[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]] (D+1, D+1)."""
     W, a = params["W"], params["a"]
     eps, N = model.eps, model.N
     V = torch.cat([torch.ones_like(W[:, :1]), eps * W], dim=1)  # rows (1, ε w_i), (N, D+1)
@@ -106,7 +108,8 @@ def _committee_ntk(model: Committee, params: Params, X1: Tensor, X2: Tensor | No
     """Committee NTK; ``form`` ∈ {auto, closed, gram} picks the W-part formula (closed needs affine φ')."""
     use_closed = form == "closed" or (form == "auto" and _affine_grad(model) and model.D < model.N)
     if use_closed and not _affine_grad(model):
-        raise ValueError(f"ntk: the closed form needs φ' affine (quadratic or hermite k = 2), got phi = {model.phi!r}"
+        raise ValueError("ntk: the closed form needs φ' affine (quadratic or hermite k = 2), "
+                         f"got phi = {model.phi!r}"
                          + (f", k = {model.k}" if model.phi == "hermite" else ""))
     if not use_closed:
         L1 = committee_layers(model, params, X1, trainable, alpha)
@@ -127,7 +130,8 @@ def _apply_fn(model: Any) -> Callable[[Params, Tensor], Tensor]:
         return model.apply
     if callable(model):
         return model
-    raise TypeError(f"ntk: model must have apply(params, X) or be such a callable, got {type(model).__name__}")
+    raise TypeError("ntk: model must have apply(params, X) or be such a callable, "
+                    f"got {type(model).__name__}")
 
 
 def _generic(apply: Callable[[Params, Tensor], Tensor], params: Params, X1: Tensor, X2: Tensor | None,
