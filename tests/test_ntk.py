@@ -196,3 +196,17 @@ def test_auto_picks_structured_and_agrees_across_sizes():
         model, params, X1, X2 = _setup(phi, 2, "fixed", "ones", N=N, D=D, n=6)
         assert _rel(ntk(model, params, X1, X2, alpha=1.0),
                     ntk(model, params, X1, X2, alpha=1.0, method="generic")) <= 1e-10
+
+
+def test_closed_form_from_statistics_equals_weights_path():
+    """The reduced engine's NTK (from w̄, M only) equals the NTK computed from the weights."""
+    from grokscope.diagnostics.ntk import closed_form_ntk, ntk
+    from grokscope.models.committee import Committee
+    g = torch.Generator().manual_seed(5)
+    m = Committee(N=40, D=6, eps=0.3)
+    params = m.init(g)
+    X1 = torch.randn(7, 6, generator=g, dtype=torch.float64)
+    X2 = torch.randn(5, 6, generator=g, dtype=torch.float64)
+    W = params["W"]
+    K = closed_form_ntk(W.mean(0), W.T @ W / 40, X1, X2, eps=0.3, alpha=1.7, N=40)
+    torch.testing.assert_close(K, ntk(m, params, X1, X2, alpha=1.7, method="generic"), rtol=1e-10, atol=1e-12)

@@ -135,6 +135,8 @@ class Events(_Section):
     relative: list[float] = Field(default_factory=lambda: [0.1],
                                   description="thresholds as fractions of the step-0 loss")
     test_metric: Literal["test_loss", "test_loss_exact"] = "test_loss"
+    departure: float = Field(0.1, gt=0, description="relative gap |L − L_lin|/L_lin that marks leaving the twin")
+    k0_ridge: float = Field(0.0, ge=0, description="ridge of the K₀ kernel-regression baseline")
 
     @model_validator(mode="after")
     def _pos(self) -> "Events":

@@ -14,6 +14,17 @@ METRICS: dict[str, str] = {
     "test_acc": "test accuracy (argmax), classification targets only",
     "weight_norm": "‖θ‖ over all parameters (fixed readouts included)",
     "param_change": "relative parameter change ‖θ − θ₀‖/‖θ₀‖",
+    "ntk_alignment": "NTK–label alignment on the test set, one-sided centred (the authors' code; paper Fig 1)",
+    "ntk_alignment_uncentred": "yᵀKy/(‖K‖_F‖y‖²) on the test set (the paper's printed formula)",
+    "ntk_cka": "double-centred CKA between the test NTK and yyᵀ (Cortes et al.)",
+    "kernel_distance": "‖K_t − K₀‖_F/‖K₀‖_F on the test set",
+    "kernel_velocity": "‖K_t − K_s‖_F/(‖K_s‖_F (t − s)) between consecutive NTK probes, per step",
+    "ntk_effective_rank": "exp(entropy of the normalised test-NTK eigenvalues)",
+    "ntk_label_power_1": "fraction of ‖y_test‖² on the top eigenvector of the test NTK",
+    "ntk_label_power_10": "fraction of ‖y_test‖² on the top 10 eigenvectors of the test NTK",
+    "ntk_label_power_100": "fraction of ‖y_test‖² on the top 100 eigenvectors (paper condition (1))",
+    "lin_train_loss": "train loss of the linearised twin (model linearised at θ₀, same optimiser)",
+    "lin_test_loss": "test loss of the linearised twin",
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from grokscope.config import Config, ConfigError
 from grokscope.losses import accuracy
@@ -36,6 +37,7 @@ class Probe:
     supports: Callable[[Config], str | None]  # None if supported, else the reason
     meaning: str
     expensive: bool = False  # expensive probes run on their own sparser cadence
+    points: int | None = None  # default number of points over the run (None: every / expensive_points)
 
 
 def _always(cfg: Config) -> str | None:
@@ -86,6 +88,50 @@ def _weights(ctx: ProbeContext) -> dict[str, float]:
     return {"weight_norm": ctx.engine.weight_norm(), "param_change": ctx.engine.param_change()}
 
 
+def initial_kernel(ctx: ProbeContext) -> dict[str, Any]:
+    """K₀ blocks (train, test×train, test) at θ₀, computed once per run and cached."""
+    if "K0" not in ctx.cache:
+        d = ctx.data
+        K = ctx.engine.ntk(torch.cat([d.X_train, d.X_test]))
+        P = d.P
+        ctx.cache["K0"] = {"train": K[:P, :P].clone(), "test_train": K[P:, :P].clone(),
+                           "test": K[P:, P:].clone()}
+    return ctx.cache["K0"]
+
+
+def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
+    from grokscope.diagnostics import kernels as kr
+    K0 = initial_kernel(ctx)["test"]
+    K = ctx.engine.ntk(ctx.data.X_test)
+    y = ctx.data.y_test
+    out = {"ntk_alignment": float(kr.alignment_onesided(K, y)), "ntk_alignment_uncentred": float(kr.alignment(K, y)),
+           "ntk_cka": float(kr.cka_labels(K, y)), "kernel_distance": float(kr.kernel_distance(K, K0))}
+    last = ctx.cache.get("ntk_last")
+    step = ctx.cache["step"]
+    out["kernel_velocity"] = (float(kr.kernel_velocity(last[1], K, step - last[0]))
+                              if last is not None and step > last[0] else None)
+    ctx.cache["ntk_last"] = (step, K)
+    return out
+
+
+def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
+    from grokscope.diagnostics import kernels as kr
+    K = ctx.engine.ntk(ctx.data.X_test)
+    n = K.shape[0]
+    power = kr.label_power(K, ctx.data.y_test, [min(k, n) for k in (1, 10, 100)])
+    return {"ntk_effective_rank": float(kr.effective_rank(K)), "ntk_label_power_1": float(power[0]),
+            "ntk_label_power_10": float(power[1]), "ntk_label_power_100": float(power[2])}
+
+
+def _twin(ctx: ProbeContext) -> dict[str, float]:
+    from grokscope.engines.linearized import lin_metrics
+    return lin_metrics(ctx.twin, ctx.data, ctx.loss)
+
+
+def _has_ntk(cfg: Config) -> str | None:
+    return None if cfg.model.name == "committee" else "needs a model with an NTK path"
+
+
 PROBES: dict[str, Probe] = {p.name: p for p in [
     Probe("loss", ("train_loss", "test_loss"), _loss, _always, "train and test loss"),
     Probe("exact_loss", ("test_loss_exact",), _exact, _quadratic_form, "exact population test loss"),
@@ -93,6 +139,15 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
           _decomposition, _quadratic_form, "paper eq. 6 three-term test-loss decomposition"),
     Probe("accuracy", ("train_acc", "test_acc"), _accuracy, _classification, "argmax accuracy"),
     Probe("weights", ("weight_norm", "param_change"), _weights, _always, "‖θ‖ and ‖θ − θ₀‖/‖θ₀‖"),
+    Probe("ntk", ("ntk_alignment", "ntk_alignment_uncentred", "ntk_cka", "kernel_distance", "kernel_velocity"),
+          _ntk, _has_ntk, "NTK–label alignment on the test set, kernel distance to K₀ and velocity",
+          expensive=True),
+    Probe("ntk_spectrum", ("ntk_effective_rank", "ntk_label_power_1", "ntk_label_power_10",
+                           "ntk_label_power_100"), _ntk_spectrum, _has_ntk,
+          "test NTK effective rank and label power on its top 1/10/100 eigenvectors", expensive=True,
+          points=5),
+    Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_ntk,
+          "the linearised twin's train and test loss (trained alongside with the same optimiser)"),
 ]}
 
 
@@ -118,7 +173,8 @@ def probe_steps(probe: Probe, cfg: Config, schedule: np.ndarray) -> set[int]:
     """The steps at which a probe runs: every log-schedule point, or for expensive probes
     ``probes.expensive_points`` of them (``probes.cadence[name]`` overrides), evenly spaced in
     schedule index (so still log-spaced), always including the first and the last step."""
-    n = cfg.probes.cadence.get(probe.name, cfg.probes.expensive_points if probe.expensive else None)
+    default = probe.points or (cfg.probes.expensive_points if probe.expensive else None)
+    n = cfg.probes.cadence.get(probe.name, default)
     if n is None or n >= len(schedule):
         return set(int(s) for s in schedule)
     idx = np.unique(np.round(np.linspace(0, len(schedule) - 1, max(n, 2))).astype(int))

@@ -20,9 +20,10 @@ import torch
 from grokscope import __version__
 from grokscope.config import Config, ConfigError
 from grokscope.diagnostics.events import format_events, grokking_events
+from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
 from grokscope.losses import get_loss
 from grokscope.optim import make_optimizer
-from grokscope.probes import ProbeContext, probe_steps, select_probes
+from grokscope.probes import ProbeContext, initial_kernel, probe_steps, select_probes
 from grokscope.scaling import learning_rate
 from grokscope.schedule import log_schedule
 from grokscope.store import RunWriter, load_run, run_id, Run
@@ -115,6 +116,22 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     b = build(cfg)  # every bad input fails here, before the directory is touched
     engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
     ctx = ProbeContext(engine, data, loss, model=b["model"])
+    names = {p.name for p in probes}
+    extra: dict[str, Any] = {}
+    if names & {"ntk", "ntk_spectrum", "twin"}:
+        t0 = time.perf_counter()
+        K0 = initial_kernel(ctx)
+        f0 = (engine.outputs("train"), engine.outputs("test"))
+        extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
+        extra["k0"]["seconds"] = time.perf_counter() - t0
+    if "twin" in names:
+        from grokscope.engines.linearized import make_twin
+        ctx.twin = make_twin(b["model"], engine.params0, data, cfg.train.loss, cfg.optim, b["eta"],
+                             cfg.scaling.alpha, cfg.scaling.centre,
+                             kernel_blocks=(ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"]),
+                             batch_size=cfg.optim.batch_size,
+                             generator=torch.Generator().manual_seed(cfg.train.seed))
+        extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
     writer = RunWriter(path, cfg)
     schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
     when = {p.name: probe_steps(p, cfg, schedule) for p in probes}
@@ -124,7 +141,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         "status": "running", "run_id": run_id(cfg), "label": label,
         "engine": {"name": b["engine_name"], "reason": b["engine_reason"]},
         "eta": b["eta"], "device": str(b["device"]), "dtype": cfg.train.dtype, "versions": _versions(),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
     }
     bar = None
     if cfg.train.progress and not quiet:
@@ -138,6 +155,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         while True:
             if step == schedule[j]:
                 row: dict[str, Any] = {"step": step}
+                ctx.cache["step"] = step
                 for p in probes:
                     if step in when[p.name]:
                         t0 = time.perf_counter()
@@ -160,6 +178,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
                 break
             t0 = time.perf_counter()
             value = engine.step()
+            if ctx.twin is not None:
+                ctx.twin.step()
             step += 1
             if step % check_every == 0 and not math.isfinite(float(value)):
                 status, reason = "diverged", f"train loss {float(value)} at step {step}"
@@ -209,6 +229,7 @@ def _finish(cfg: Config, rows: list[dict[str, Any]], status: str, reason: str | 
         df = pd.DataFrame(rows)
         metric = cfg.events.test_metric if cfg.events.test_metric in df else "test_loss"
         out["events"] = grokking_events(df, cfg.events.thresholds, cfg.events.relative, metric)
+        out["laziness"] = laziness_summary(df, cfg.events.departure)
     total = time.perf_counter() - t_start
     out["timings"] = {"total_s": total, "train_s": train_s, "probes_s": probe_s,
                       "steps_per_s": step / train_s if train_s > 0 else None}
@@ -227,6 +248,16 @@ def summary_lines(r: Run) -> list[str]:
         parts = [f"{k} {v:.4g}" for k, v in fin.items() if k != "step" and v is not None]
         lines.append(f"final (step {fin['step']}): " + ", ".join(parts))
         lines.extend(format_events(ev))
+    k0 = s.get("k0")
+    if k0:
+        warn = f"  WARNING: {k0['warning']}" if k0.get("warning") else ""
+        lines.append(f"K₀ kernel regression (lazy limit): train MSE {k0['train_mse']:.4g}, test MSE "
+                     f"{k0['test_mse']:.4g} (cond {k0['cond']:.3g}){warn}")
+    lz = s.get("laziness", {})
+    if lz.get("verdict"):
+        extra = ", ".join(f"{k.removeprefix('final_').replace('_', ' ')} {lz[k]:.3g}"
+                          for k in ("final_kernel_distance", "final_param_change") if k in lz)
+        lines.append(f"laziness: {lz['verdict']}" + (f" (final {extra})" if extra else ""))
     tm = s.get("timings")
     if tm:
         sps = f", {tm['steps_per_s']:.0f} steps/s" if tm.get("steps_per_s") else ""

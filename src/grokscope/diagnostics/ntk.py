@@ -93,6 +93,11 @@ def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Ten
     eps, N = model.eps, model.N
     V = torch.cat([torch.ones_like(W[:, :1]), eps * W], dim=1)  # rows (1, ε w_i), (N, D+1)
     B = (V.T * (a * a * (alpha**2 / N**2))) @ V  # (α²/N)·[[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]]
+    return _moment_kernel(B, X1, X2)
+
+
+def _moment_kernel(B: Tensor, X1: Tensor, X2: Tensor | None) -> Tensor:
+    """(X1X2ᵀ) ⊙ (Z1 B Z2ᵀ) with z = (1, x); B (D+1, D+1)."""
 
     def z(X: Tensor) -> Tensor:
         return torch.cat([torch.ones_like(X[:, :1]), X], dim=1)
@@ -101,6 +106,20 @@ def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Ten
     Z2 = Z1 if X2 is None else z(X2)
     X2_ = X1 if X2 is None else X2
     return (X1 @ X2_.T).mul_((Z1 @ B) @ Z2.T)
+
+
+def closed_form_ntk(wbar: Tensor, M: Tensor, X1: Tensor, X2: Tensor | None = None, *, eps: float,
+                    alpha: float, N: float) -> Tensor:
+    """Quadratic committee NTK from its sufficient statistics (fixed readouts a = 1):
+    K(x, x') = (α²/N)(x·x')[1 + ε w̄·(x + x') + ε² xᵀMx'];  w̄ (D,), M (D, D) → (n1, n2).
+    This is what the reduced engine (no weights, only w̄ and M) uses."""
+    D = wbar.shape[0]
+    B = wbar.new_empty(D + 1, D + 1)
+    B[0, 0] = 1.0
+    B[0, 1:] = eps * wbar
+    B[1:, 0] = eps * wbar
+    B[1:, 1:] = eps * eps * M
+    return _moment_kernel(B * (alpha**2 / N), X1, X2)
 
 
 def _committee_ntk(model: Committee, params: Params, X1: Tensor, X2: Tensor | None, alpha: float,

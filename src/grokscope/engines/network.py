@@ -95,6 +95,11 @@ class NetworkEngine:
             form = tuple(t - t0 for t, t0 in zip(form, form0))
         return tuple(self.alpha * t for t in form)  # type: ignore[return-value]
 
+    def ntk(self, X1: torch.Tensor, X2: torch.Tensor | None = None) -> torch.Tensor:
+        """Empirical NTK of f̃ at the current parameters (structured path where the model has one)."""
+        from grokscope.diagnostics.ntk import ntk
+        return ntk(self.model, self.params, X1, X2, alpha=self.alpha)
+
     def weight_norm(self) -> float:
         """‖θ‖ over all parameters (untrained readouts included, as in the paper's Fig 7)."""
         return float(torch.sqrt(sum((v**2).sum() for v in self.params.values())))
