@@ -136,3 +136,10 @@ def test_float32_runs(tmp_path):
     assert r.status == "completed"
     assert r.metrics["train_loss"].iloc[-1] < r.metrics["train_loss"].iloc[0]
     assert torch.float32  # dtype selectable end to end
+
+
+def test_cli_theory(capsys):
+    assert main(["theory", "--preset", "fig1", "--set", "task.D=20", "--set", "task.P=110",
+                 "--set", "model.N=50"]) == 0
+    out = capsys.readouterr().out
+    assert "P/D = 5.5" in out and "verdict" in out

@@ -67,6 +67,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_theory(args: argparse.Namespace) -> int:
+    import json
+
+    from grokscope.theory.summary import format_theory, theory_report
+    cfg = _config_from_args(args)
+    rep = theory_report(cfg)
+    if args.json:
+        print(json.dumps(rep, indent=2, default=str))
+    else:
+        print("\n".join(format_theory(rep)))
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from grokscope.presets import DESCRIPTIONS, PRESETS
     for name in PRESETS:
@@ -98,6 +111,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a run's summary")
     p.add_argument("run_dir")
     p.set_defaults(fn=cmd_show)
+    p = sub.add_parser("theory", help="kernel spectrum, sample-complexity window, time scales, grok verdict")
+    p.add_argument("config", nargs="?", help="YAML config file")
+    p.add_argument("--preset", help="named config (see `grokscope presets`)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(fn=cmd_theory, out=None, name=None, no_progress=False)
     p = sub.add_parser("presets", help="list named configs")
     p.set_defaults(fn=cmd_presets)
     return ap

@@ -27,8 +27,8 @@ Moments: :func:`empirical_moments` (train set, (1/P) Σ_μ) and :func:`populatio
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

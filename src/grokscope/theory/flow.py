@@ -16,8 +16,9 @@ clipped to them), so outputs carry the local-error guarantee, not an interpolati
 """
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -61,7 +62,7 @@ def dopri5(f: Callable[[float, Tensor], Tensor], y0: Tensor, t_eval: Sequence[fl
     y0: 1-D float64 tensor (n,). Returns (Y (T, n), stats {steps, rejected, fev}).
     """
     times = [float(t) for t in t_eval]
-    if any(b < a for a, b in zip(times, times[1:])) or (times and times[0] < t0):
+    if any(b < a for a, b in itertools.pairwise(times)) or (times and times[0] < t0):
         raise ValueError("dopri5: t_eval must be sorted and ≥ t0")
     y = y0.to(F64).clone()
     t = float(t0)

@@ -24,7 +24,7 @@ for a PSD Gram they carry no prediction off the train set). Divergence: GD is st
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

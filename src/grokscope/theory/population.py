@@ -81,13 +81,14 @@ def eigen_groups(B: Tensor, rtol: float = 1e-9) -> tuple[list[float], list[int]]
 
 def wide_population(target: QuadraticTarget, alpha: float, eps: float, c: float, max_steps: int,
                     centre: bool = True, record: list[int] | None = None,
-                    stop_fraction: float | None = None) -> dict[str, object]:
+                    stop_fraction: float | None = None, stop_at_half: bool = False) -> dict[str, object]:
     """Exact population GD in the wide limit (w̄₀ = 0, M₀ = I) via the G-scalar reduction.
 
     c = 2ηα/N (the paper's rule gives 2η₀/α). Requires target.b = 0 (else s ≠ 0 and M leaves the
     eigenbasis of B). Iterates up to ``max_steps`` (pure-Python scalars, ~µs per step); records the
     population loss and its terms at ``record`` steps; with ``stop_fraction`` stops at the first step
-    where the loss is ≤ stop_fraction × its initial value.
+    where the loss is ≤ stop_fraction × its initial value; with ``stop_at_half`` stops once the
+    misalignment term ‖S − B‖_F²/(2D²) has halved.
 
     Returns {"step", "loss", "variance", "misalignment", "t_half_misalignment", "t_stop",
     "groups": (b_g, n_g), "m": final m_g}; t_* are None when not reached.
@@ -120,6 +121,8 @@ def wide_population(target: QuadraticTarget, alpha: float, eps: float, c: float,
                 out[k].append(val)
         if stop_fraction is not None and loss <= stop_fraction * loss0:
             t_stop = t
+            break
+        if stop_at_half and t_half is not None:
             break
         if not math.isfinite(loss):
             break

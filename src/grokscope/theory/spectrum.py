@@ -19,8 +19,8 @@ g = c0 + k|x|² (k = Tr B/(2D)) whose projection on |x|² has power (c0 + k(D+2)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
