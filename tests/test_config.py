@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-
 from conftest import small_config
+
 from grokscope.config import ConfigError, dump_config, load_config
 from grokscope.presets import PRESETS, get_preset
 from grokscope.train import build

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import small_config
+
 from grokscope.train import build
 
 

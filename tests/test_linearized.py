@@ -6,16 +6,13 @@ import torch
 from torch.func import jacrev
 
 from grokscope.config import Optim
-from grokscope.engines.linearized import (ClosedFormTwin, ParamTwin, departure_step, lin_metrics,
-                                          make_twin)
+from grokscope.engines.linearized import ClosedFormTwin, ParamTwin, lin_metrics, make_twin
 from grokscope.engines.network import NetworkEngine
 from grokscope.losses import get_loss
 from grokscope.models.committee import Committee
 from grokscope.optim import make_optimizer
 from grokscope.tasks.base import Dataset
 
-# torch.func's first JVP registers decompositions through the deprecated torch.jit.script
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 F64 = torch.float64
 D, P, N, P_TEST, EPS = 10, 30, 40, 50, 0.3
 
@@ -81,7 +78,7 @@ def test_infinite_time_is_ridgeless_k0_regression(centre):
     assert P < model.N * D  # K₀ invertible
     twin = make_twin(model, p0, data, "mse", Optim(name="gd"), N / alpha**2, alpha, centre,
                      kernel_blocks=(K, Kt))
-    off, off_t = twin.linear.offset["train"], twin.linear.offset["test"]
+    off, off_t = twin.lin.offset["train"], twin.lin.offset["test"]
     ref_test = off_t + Kt @ torch.linalg.solve(K, data.y_train - off)
     train_inf, test_inf = twin.at_step(math.inf)
     assert _rel(test_inf, ref_test) <= 1e-9
@@ -186,7 +183,7 @@ def test_twin_is_linear():
     d1 = {k: torch.randn(p0[k].shape, generator=g, dtype=F64) for k in model.trainable}
     d2 = {k: torch.randn(p0[k].shape, generator=g, dtype=F64) for k in model.trainable}
     Jt = _jacobian(model, p0, data.X_test)
-    flat = lambda d: torch.cat([d[k].reshape(-1) for k in model.trainable])  # noqa: E731
+    flat = lambda d: torch.cat([d[k].reshape(-1) for k in model.trainable])
     f0 = alpha * model.apply(p0, data.X_test)
     for d in (d1, {k: 0.3 * d1[k] - 2.0 * d2[k] for k in d1}):
         twin.params.update({k: p0[k] + d[k] for k in model.trainable})
@@ -227,5 +224,45 @@ def test_factory_choice_and_metrics():
     assert isinstance(twin, ClosedFormTwin) and called and "closed" in twin.reason
     m = lin_metrics(twin, data, get_loss("mse"))
     assert m["lin_train_loss"] == pytest.approx(float((data.y_train**2).mean()), rel=1e-12)
-    assert departure_step([0, 10, 100], [1.0, 0.5, 0.1], [1.0, 0.52, 0.3], 0.1) == 100
-    assert departure_step([0, 10], [1.0, 0.5], [1.0, 0.5]) is None
+    import pandas as pd
+
+    from grokscope.diagnostics.laziness import departure_step
+    df = pd.DataFrame({"step": [0, 10, 100], "train_loss": [1.0, 0.5, 0.1], "lin_train_loss": [1.0, 0.52, 0.3],
+                       "test_loss": [1.0, 1.0, 1.0], "lin_test_loss": [1.0, 1.0, 1.0]})
+    assert departure_step(df, 0.1) == 100
+    assert departure_step(df.iloc[:2], 0.1) is None
+
+
+def test_closed_form_step_losses_stay_exact():
+    """step()'s running O(n) losses over > 1024 steps equal the closed form and the outputs'."""
+    data, (model, p0) = _data(), _committee()
+    twin = make_twin(model, p0, data, "mse", Optim(), 3.0, 1.0, True,
+                     kernel_blocks=_blocks(model, p0, data, 1.0))
+    loss = get_loss("mse")
+    for t in range(3000):
+        value = float(twin.step())
+        if t % 997 == 0 or t == 2999:
+            assert value == pytest.approx(float(twin.train_loss(t)), rel=1e-12)
+    assert float(twin.train_loss(3000)) == pytest.approx(
+        float(loss.value(twin.outputs("train"), data.y_train)), rel=1e-9)
+    twin.t = 10  # jumping resets the running powers
+    assert float(twin.step()) == pytest.approx(float(twin.train_loss(10)), rel=1e-14)
+
+
+def test_singular_kernel_more_samples_than_parameters():
+    """N = 2 gives 20 parameters < P = 30: K is rank 20; GD's limit is the pseudo-inverse fit."""
+    data = _data()
+    model = Committee(2, D, "quadratic", EPS)
+    p0 = model.init(torch.Generator().manual_seed(1))
+    K, Kt = _blocks(model, p0, data, 1.0)
+    cf = make_twin(model, p0, data, "mse", Optim(), 1.0, 1.0, False, kernel_blocks=(K, Kt))
+    pt = make_twin(model, p0, data, "mse", Optim(), 1.0, 1.0, False)
+    for _ in range(300):
+        cf.step(), pt.step()
+    for split in ("train", "test"):
+        assert _rel(cf.outputs(split), pt.outputs(split)) <= 1e-9
+    off, off_t = cf.lin.offset["train"], cf.lin.offset["test"]
+    a = torch.linalg.pinv(K, rtol=1e-10, hermitian=True) @ (data.y_train - off)
+    train_inf, test_inf = cf.at_step(math.inf)
+    assert _rel(train_inf, off + K @ a) <= 1e-9 and _rel(test_inf, off_t + Kt @ a) <= 1e-9
+    assert float(cf.train_loss(math.inf)) > 1e-3  # the residual outside range(K) stays

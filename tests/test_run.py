@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import small_config
+
 from grokscope import load_run
 from grokscope.cli import main
 from grokscope.diagnostics.events import grokking_events

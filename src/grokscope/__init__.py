@@ -3,7 +3,7 @@ from grokscope.config import Config, ConfigError, load_config
 
 __version__ = "0.1.0"
 
-__all__ = ["Config", "ConfigError", "load_config", "load_run", "run", "__version__"]
+__all__ = ["Config", "ConfigError", "__version__", "load_config", "load_run", "run"]
 
 
 def __getattr__(name: str):  # lazy: importing grokscope stays cheap

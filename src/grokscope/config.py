@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -24,11 +24,11 @@ class _Section(BaseModel):
 class DataFiles(_Section):
     """Bring-your-own arrays (.npy or .npz with one array): reuse another codebase's exact data."""
 
-    X_train: Optional[str] = None
-    y_train: Optional[str] = None
-    X_test: Optional[str] = None
-    y_test: Optional[str] = None
-    beta: Optional[str] = None
+    X_train: str | None = None
+    y_train: str | None = None
+    X_test: str | None = None
+    y_test: str | None = None
+    beta: str | None = None
 
 
 class PolynomialTask(_Section):
@@ -59,7 +59,7 @@ class CommitteeModel(_Section):
     readouts: Literal["fixed", "trained"] = "fixed"
     readout_init: Literal["ones", "normal"] = "ones"
     sigma: float = Field(1.0, gt=0, description="init scale: W ~ sigma·N(0,1)")
-    init_W: Optional[str] = Field(None, description=".npy/.npz file with the initial W, shape (N, D)")
+    init_W: str | None = Field(None, description=".npy/.npz file with the initial W, shape (N, D)")
     seed: int = 0
 
 
@@ -81,10 +81,10 @@ class Optim(_Section):
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    batch_size: Optional[int] = Field(None, gt=0)
+    batch_size: int | None = Field(None, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "Optim":
+    def _check(self) -> Optim:
         for i, b in enumerate(self.betas):
             if not 0 <= b < 1:
                 raise ValueError(f"optim.betas[{i}] = {b!r}: must be in [0, 1)")
@@ -106,7 +106,7 @@ class Train(_Section):
     progress: bool = True
 
     @model_validator(mode="after")
-    def _device(self) -> "Train":
+    def _device(self) -> Train:
         d = self.device
         ok = d in ("auto", "cpu", "cuda") or (d.startswith("cuda:") and d[5:].isdigit())
         if not ok:
@@ -123,7 +123,7 @@ class Probes(_Section):
                                     description="per-probe number of points over the run (overrides)")
 
     @model_validator(mode="after")
-    def _cadence(self) -> "Probes":
+    def _cadence(self) -> Probes:
         for k, v in self.cadence.items():
             if v < 2:
                 raise ValueError(f"probes.cadence.{k} = {v!r}: must be ≥ 2 points (first and last step)")
@@ -139,7 +139,7 @@ class Events(_Section):
     k0_ridge: float = Field(0.0, ge=0, description="ridge of the K₀ kernel-regression baseline")
 
     @model_validator(mode="after")
-    def _pos(self) -> "Events":
+    def _pos(self) -> Events:
         for key in ("thresholds", "relative"):
             for v in getattr(self, key):
                 if not v > 0:
@@ -149,7 +149,7 @@ class Events(_Section):
 
 class Output(_Section):
     root: str = "runs"
-    name: Optional[str] = Field(None, description="run directory name (default: preset/config name + hash)")
+    name: str | None = Field(None, description="run directory name (default: preset/config name + hash)")
     plots: bool = True
     flush_every_s: float = Field(30.0, gt=0, description="how often partial metrics are written during a run")
 
@@ -167,7 +167,7 @@ class Config(_Section):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    def replace(self, **dotted: Any) -> "Config":
+    def replace(self, **dotted: Any) -> Config:
         """New config with dotted keys replaced: ``cfg.replace(**{"model.N": 10})``."""
         d = self.to_dict()
         for key, value in dotted.items():

@@ -5,8 +5,9 @@ unsupported probe fails at config time with a message saying which models suppor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,6 +177,6 @@ def probe_steps(probe: Probe, cfg: Config, schedule: np.ndarray) -> set[int]:
     default = probe.points or (cfg.probes.expensive_points if probe.expensive else None)
     n = cfg.probes.cadence.get(probe.name, default)
     if n is None or n >= len(schedule):
-        return set(int(s) for s in schedule)
+        return {int(s) for s in schedule}
     idx = np.unique(np.round(np.linspace(0, len(schedule) - 1, max(n, 2))).astype(int))
-    return set(int(s) for s in schedule[idx])
+    return {int(s) for s in schedule[idx]}

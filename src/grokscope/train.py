@@ -26,7 +26,7 @@ from grokscope.optim import make_optimizer
 from grokscope.probes import ProbeContext, initial_kernel, probe_steps, select_probes
 from grokscope.scaling import learning_rate
 from grokscope.schedule import log_schedule
-from grokscope.store import RunWriter, load_run, run_id, Run
+from grokscope.store import Run, RunWriter, load_run, run_id
 from grokscope.tasks.base import TASKS
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}

@@ -10,16 +10,17 @@ the gradient of neuron i, plus weight decay λ, is one affine map shared by ever
 so GD (w ← w − ηd) and heavy ball (v ← μv + d; w ← w − ηv) move Z = mean_i ŵ_iŵ_iᵀ =
 [[M, w̄], [w̄ᵀ, 1]] by a congruence Z ← T̂ZT̂ᵀ. For GD (λ = 0) this is paper §2.2, with c = ηk:
 w̄ ← w̄ − c(s + εAw̄), M ← M − c(G + Gᵀ) + c²(s_a sᵀ + s s_aᵀ − s sᵀ + ε²AMA), G = s w̄ᵀ + εAM,
-s_a = s + εAw̄. We propagate a factor Z = ÛÛᵀ, Û = [U; u₁ᵀ] ((D+1) × m, m = min(N, D+1)) — exact,
-M stays PSD by construction, and a step costs 4·P·D·m flops (two GEMMs, no D³ term):
+s_a = s + εAw̄. We propagate a factor Z = ÛÛᵀ, Û = [U; u₁ᵀ] ((D+1) × m, m = min(N, D+1)), rotated
+(Û ← ÛQ, Q orthogonal, leaves Z unchanged) so that u₁ = e₁; T̂'s last row is e_{D+1}, so u₁ never
+changes. This is exact, keeps M PSD by construction and costs 4·P·D·m flops per step (no D³ term):
 
-    H = X U                       (P, m)        w̄ = U u₁,  M = U Uᵀ
-    f(x_μ) = κ + (H u₁)_μ + (ε/2) |H_μ|²
-    R = r ⊙ (u₁ + εH)             (P, m)        Γ̂Û = k XᵀR + λU
-    GD:       U ← (1 − ηλ) U − ηk XᵀR           (u₁ never changes: T̂'s last row is e_{D+1})
+    H = X U                        (P, m)       w̄ = U e₁ = U[:, 0],  M = U Uᵀ
+    f(x_μ) = κ + H_μ0 + (ε/2)|H_μ|²
+    R = r ⊙ (εH + 1e₁ᵀ)            (P, m)       Γ̂Û = k XᵀR + λU
+    GD:       U ← (1 − ηλ) U − ηk XᵀR
     momentum: V ← μV + k XᵀR + λU;  U ← U − ηV  (V: the velocity rows of the (w, v, 1) factor)
 
-Û₀ is any factor of Z₀: Rᵀ from QR([W, 1]/√N) for a sampled W, diag(σ, …, σ, 1) in the
+Û₀ is any factor of Z₀: from the QR of [W, 1]/√N for a sampled W, diag(σ, …, σ, 1) in the
 infinite-width limit (w̄ = 0, M = σ²I). Every neuron obeys ŵ_i(t) = Φ_t ŵ_i(0) for one map Φ_t,
 so U_t = Φ_t Û₀ and mean_i |w_i(t) − w_i(0)|² = ‖U_t − U₀‖_F²: the parameter change needs no extra
 state. N enters only through k and Z₀; with the paper's η = η₀N/α², ηk = 2η₀/(αP).
@@ -39,17 +40,32 @@ EXACT_OPTIMIZERS = ("gd", "sgd", "momentum")
 
 
 def _factor_of(wbar: Tensor, M: Tensor) -> Tensor:
-    """Û with ÛÛᵀ = [[M, w̄], [w̄ᵀ, 1]] ((D+1) × (D+1)); Cholesky, eigh if Z is only PSD."""
+    """Û ((D+1) × (D+1)) with ÛÛᵀ = [[M, w̄], [w̄ᵀ, 1]]: Cholesky of [[1, w̄ᵀ], [w̄, M]] (its first
+    row is e₁ᵀ, moved last), eigh if Z is only positive semi-definite."""
     D = wbar.shape[0]
     Z = torch.empty(D + 1, D + 1, dtype=M.dtype, device=M.device)
-    Z[:D, :D], Z[:D, D], Z[D, :D], Z[D, D] = 0.5 * (M + M.T), wbar, wbar, 1.0
+    Z[0, 0], Z[0, 1:], Z[1:, 0], Z[1:, 1:] = 1.0, wbar, wbar, 0.5 * (M + M.T)
     L, info = torch.linalg.cholesky_ex(Z)
-    if int(info) == 0:
-        return L
-    lam, Q = torch.linalg.eigh(Z)
-    if float(lam.min()) < -1e-10 * float(lam.abs().max()):
-        raise ValueError("M0 - wbar0 wbar0ᵀ must be positive semi-definite (a second moment)")
-    return Q * lam.clamp_min(0).sqrt()
+    if int(info) != 0:
+        lam, Q = torch.linalg.eigh(Z)
+        if float(lam.min()) < -1e-10 * float(lam.abs().max()):
+            raise ValueError("M0 - wbar0 wbar0ᵀ must be positive semi-definite (a second moment)")
+        L = Q * lam.clamp_min(0).sqrt()
+    return torch.cat([L[1:], L[:1]])
+
+
+def _canonical(factor: Tensor) -> Tensor:
+    """U (D × m) of the factor ÛQ whose last row is e₁ᵀ (Q a Householder reflection, then a sign
+    flip of column 0), so ÛÛᵀ is unchanged and w̄ = U[:, 0]. Needs |u₁| = 1 (Z[D, D] = 1)."""
+    F, u = factor[:-1], factor[-1]
+    if abs(float(torch.linalg.vector_norm(u)) - 1.0) > 1e-8:
+        raise ValueError("factor: the last row must have norm 1 (it encodes Z[D, D] = mean_i 1·1 = 1)")
+    sgn = 1.0 if float(u[0]) >= 0 else -1.0
+    v = u.clone()
+    v[0] += sgn                                                    # H = I − 2vvᵀ/vᵀv maps u → −sgn·e₁
+    U = F - (2.0 / float(v @ v)) * torch.outer(F @ v, v)
+    U[:, 0] *= -sgn
+    return U.T.contiguous().T  # column-major: MKL's XᵀR update runs ~25 % faster into this layout
 
 
 class ReducedEngine:
@@ -87,17 +103,19 @@ class ReducedEngine:
         self.mu = float(momentum) if self.use_v else 0.0
         self.lam = float(weight_decay)
         self.k = 2.0 * self.alpha / (self.N * P)
-        self.U0 = factor[:D].clone()                         # (D, m)
-        self.u1 = factor[D].clone()                          # (m,), invariant
+        self.U0 = _canonical(factor)                         # (D, m); w̄₀ = U0[:, 0]
         self.U = self.U0.clone()
         self.V = torch.zeros_like(self.U) if self.use_v else None
         m = self.U.shape[1]
         self._H = torch.empty(P, m, dtype=dt, device=dev)
         self._R = torch.empty(P, m, dtype=dt, device=dev)
-        self._f = torch.empty(P, dtype=dt, device=dev)
         self._q = torch.empty(P, dtype=dt, device=dev)
         self._r = torch.empty(P, dtype=dt, device=dev)
-        self.wbar0, self.M0 = self.U0 @ self.u1, self.U0 @ self.U0.T
+        self._re = torch.empty(P, dtype=dt, device=dev)
+        # persistent views, so a step dispatches no select/transpose ops
+        self._XT, self._H0, self._R0, self._re_col = X.T, self._H[:, 0], self._R[:, 0], self._re[:, None]
+        self._inv_P = 1.0 / P
+        self.wbar0, self.M0 = self.U0[:, 0].clone(), self.U0 @ self.U0.T
         self.trM0 = float((self.U0 * self.U0).sum())
         # f̃ = α·f_raw + offset with f_raw = f − κ: offset = −α f_raw(θ₀) (centred) or ακ.
         self.offset = {}
@@ -108,45 +126,47 @@ class ReducedEngine:
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
-    def from_params(cls, W: Tensor, data: Dataset, **kw: Any) -> "ReducedEngine":
-        """Engine equal to the network with weights W (N, D) and readouts 1: Û₀ = Rᵀ from
-        QR([W, 1]/√N) (m = min(N, D+1) columns; no squaring of W's condition number)."""
+    def from_params(cls, W: Tensor, data: Dataset, **kw: Any) -> ReducedEngine:
+        """Engine equal to the network with weights W (N, D) and readouts 1: Û₀ from R of
+        QR([1, W]/√N) (m = min(N, D+1) columns; no squaring of W's condition number)."""
         X = data.X_train
         N = int(W.shape[0])
         ones = torch.ones(N, 1, dtype=X.dtype, device=X.device)
-        R = torch.linalg.qr(torch.cat([W.to(X.device, X.dtype), ones], 1) / math.sqrt(N), mode="r")[1]
-        return cls(data, N=N, factor=R.T, **kw)
+        R = torch.linalg.qr(torch.cat([ones, W.to(X.device, X.dtype)], 1) / math.sqrt(N), mode="r")[1]
+        return cls(data, N=N, factor=torch.cat([R.T[1:], R.T[:1]]), **kw)
 
     @classmethod
-    def infinite_width(cls, data: Dataset, *, N: int, sigma: float = 1.0, **kw: Any) -> "ReducedEngine":
-        """N → ∞ initial condition w̄ = 0, M = σ²I (Û₀ = diag(σ, …, σ, 1)); N only sets k = 2α/(NP)."""
-        X = data.X_train
-        d = torch.full((data.D + 1,), float(sigma), dtype=X.dtype, device=X.device)
-        d[-1] = 1.0
-        return cls(data, N=N, factor=torch.diag(d), **kw)
+    def infinite_width(cls, data: Dataset, *, N: int, sigma: float = 1.0, **kw: Any) -> ReducedEngine:
+        """N → ∞ initial condition w̄ = 0, M = σ²I (U₀ = [0 | σI], u₁ = e₁); N only sets k = 2α/(NP)."""
+        X, D = data.X_train, data.D
+        factor = torch.zeros(D + 1, D + 1, dtype=X.dtype, device=X.device)
+        factor[:D, 1:] = float(sigma) * torch.eye(D, dtype=X.dtype, device=X.device)
+        factor[D, 0] = 1.0
+        return cls(data, N=N, factor=factor, **kw)
 
     # -- training ------------------------------------------------------------------------------
     def _fraw(self, X: Tensor) -> Tensor:
-        """f − κ = x·w̄ + (ε/2)xᵀMx = (H u₁) + (ε/2)|H|² row-wise, H = XU; shape (n,)."""
+        """f − κ = x·w̄ + (ε/2)xᵀMx = H[:, 0] + (ε/2)|H|² row-wise, H = XU; shape (n,)."""
         H = X @ self.U
         q = torch.linalg.vector_norm(H, dim=1)
-        return torch.addcmul(H @ self.u1, q, q, value=0.5 * self.eps)
+        return torch.addcmul(H[:, 0], q, q, value=0.5 * self.eps)
 
     def step(self) -> Tensor:
-        """One full-batch update of the factor; returns the train loss before it (shape ())."""
-        H, R, f, q, r = self._H, self._R, self._f, self._q, self._r
-        X = self.data.X_train
-        torch.mm(X, self.U, out=H)                                   # H = XU
-        torch.mv(H, self.u1, out=f)                                  # x·w̄
+        """One full-batch update of U; returns the train loss before it (shape ()).
+        Two GEMMs (2·P·D·m flops each) and two elementwise passes over (P, m)."""
+        H, R, q, r = self._H, self._R, self._q, self._r
+        torch.mm(self.data.X_train, self.U, out=H)                   # H = XU
         torch.linalg.vector_norm(H, dim=1, out=q)                    # √(xᵀMx)
-        f.addcmul_(q, q, value=0.5 * self.eps)                       # f_raw
-        torch.add(self.neg_y0, f, alpha=self.alpha, out=r)           # r = f̃ − y
-        loss = torch.dot(r, r).div_(r.shape[0])
-        torch.add(self.u1, H, alpha=self.eps, out=R).mul_(r[:, None])  # R = r ⊙ (u₁ + εH)
+        torch.add(self.neg_y0, self._H0, alpha=self.alpha, out=r)    # α x·w̄ − y0
+        r.addcmul_(q, q, value=0.5 * self.alpha * self.eps)          # r = f̃ − y
+        loss = torch.dot(r, r).mul_(self._inv_P)
+        torch.mul(r, self.eps, out=self._re)
+        torch.mul(H, self._re_col, out=R)
+        self._R0.add_(r)                                             # R = r ⊙ (εH + 1e₁ᵀ)
         if self.V is None:
-            self.U.addmm_(X.T, R, beta=1.0 - self.eta * self.lam, alpha=-self.eta * self.k)
+            self.U.addmm_(self._XT, R, beta=1.0 - self.eta * self.lam, alpha=-self.eta * self.k)
         else:
-            self.V.addmm_(X.T, R, beta=self.mu, alpha=self.k)
+            self.V.addmm_(self._XT, R, beta=self.mu, alpha=self.k)
             if self.lam:
                 self.V.add_(self.U, alpha=self.lam)
             self.U.add_(self.V, alpha=-self.eta)
@@ -160,8 +180,8 @@ class ReducedEngine:
         return self.alpha * self._fraw(X) + self.offset[split]
 
     def stats(self) -> tuple[Tensor, Tensor]:
-        """(w̄ (D,), M (D, D)) = (U u₁, U Uᵀ), the paper's eq. 4 statistics of the current weights."""
-        return self.U @ self.u1, self.U @ self.U.T
+        """(w̄ (D,), M (D, D)) = (U[:, 0], U Uᵀ), the paper's eq. 4 statistics of the current weights."""
+        return self.U[:, 0].clone(), self.U @ self.U.T
 
     def quadratic_form(self) -> tuple[Tensor, Tensor, Tensor]:
         """f̃(x) = c + u·x + ½xᵀSx: (ακ, αw̄, αεM), or (0, α(w̄ − w̄₀), αε(M − M₀)) when centred."""
@@ -170,6 +190,20 @@ class ReducedEngine:
         if self.centre:
             wbar, M = wbar - self.wbar0, M - self.M0
         return c, self.alpha * wbar, (self.alpha * self.eps) * M
+
+    def ntk(self, X1: Tensor, X2: Tensor | None = None) -> Tensor:
+        """Empirical NTK of f̃ w.r.t. W, (n1, n2): (α²/N)(x·x')·mean_i φ'(w_i·x)φ'(w_i·x')
+        = (α²/N)(X1X2ᵀ) ⊙ (G1G2ᵀ) with G = εXU + 1e₁ᵀ, because mean_i (1 + εw_i·x)(1 + εw_i·x')
+        = (Ûᵀẑ)·(Ûᵀẑ'), ẑ = (εx, 1). Equals the network's NTK (W trained, readouts fixed); for
+        :meth:`infinite_width` N is the nominal width (the α²/N prefactor cancels in alignments)."""
+        def grads(X: Tensor) -> Tensor:
+            G = torch.mm(X, self.U).mul_(self.eps)
+            G[:, 0] += 1.0
+            return G
+        G1 = grads(X1)
+        G2 = G1 if X2 is None else grads(X2)
+        X2 = X1 if X2 is None else X2
+        return (X1 @ X2.T).mul_(G1 @ G2.T).mul_(self.alpha**2 / self.N)
 
     def weight_norm(self) -> float:
         """‖θ‖ = √(‖W‖_F² + ‖a‖²) = √(N (Tr M + 1)) (fixed readouts a = 1 included)."""
@@ -210,9 +244,9 @@ def build_reduced(cfg: Any, data: Dataset, eta: float, W: Tensor | None = None,
     """The reduced engine for a config: ``init = "sampled"`` starts from the network's W (N, D);
     ``"infinite"`` from w̄ = 0, M = σ²I (``W`` unused). ``eta`` is the final learning rate."""
     m, o = cfg.model, cfg.optim
-    kw = dict(eps=m.eps, alpha=cfg.scaling.alpha, eta=eta, centre=cfg.scaling.centre,
-              optimizer="gd" if o.name == "sgd" else o.name, momentum=o.momentum,
-              weight_decay=o.weight_decay, const=-0.5 * m.eps if m.phi == "hermite" else 0.0)
+    kw = {"eps": m.eps, "alpha": cfg.scaling.alpha, "eta": eta, "centre": cfg.scaling.centre,
+              "optimizer": "gd" if o.name == "sgd" else o.name, "momentum": o.momentum,
+              "weight_decay": o.weight_decay, "const": -0.5 * m.eps if m.phi == "hermite" else 0.0}
     if init == "sampled":
         if W is None:
             raise ValueError("build_reduced: init = 'sampled' needs the initial W (N, D)")

@@ -31,7 +31,7 @@ class Committee:
     sigma: float = 1.0
 
     @classmethod
-    def from_config(cls, cfg: CommitteeModel, D: int) -> "Committee":
+    def from_config(cls, cfg: CommitteeModel, D: int) -> Committee:
         return cls(cfg.N, D, cfg.phi, cfg.eps, cfg.k, cfg.readouts, cfg.readout_init, cfg.sigma)
 
     @property
@@ -93,7 +93,7 @@ class Committee:
 
     def vjp(self, params: Params, X: torch.Tensor, H: torch.Tensor, v: torch.Tensor) -> Params:
         """∇_θ Σ_μ v_μ f(x_μ): W-grad (1/N) diag(a) φ'(H)ᵀ diag(v) X (N, D); a-grad (1/N) φ(H)ᵀ v (N,)."""
-        W, a = params["W"], params["a"]
+        a = params["a"]
         if self._quad_fixed(params):
             Xv = X * v[:, None]
             gW = torch.addmm(Xv.sum(0), H.T, Xv, alpha=self.eps) / self.N

@@ -6,8 +6,9 @@ compute the exact population test loss (no test-set noise).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -51,7 +52,7 @@ class Dataset:
     def D(self) -> int:
         return int(self.X_train.shape[1])
 
-    def to(self, device: torch.device | str, dtype: torch.dtype) -> "Dataset":
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> Dataset:
         """Same dataset on ``device``; float tensors cast to ``dtype`` (integer labels kept)."""
 
         def cast(t: torch.Tensor) -> torch.Tensor:
