@@ -32,6 +32,18 @@ def fig1_panel(run: Any, ax: Any = None) -> Any:
     ax.plot(x, df["test_loss"], color="C1", lw=1.8, label="test loss")
     if "test_loss_exact" in df:
         ax.plot(x, df["test_loss_exact"], color="C1", lw=0.9, ls=":", label="test loss (exact)")
+    if "lin_train_loss" in df:
+        ax.plot(x, df["lin_train_loss"], color="C0", lw=1.0, ls="--", alpha=0.8, label="linearised train")
+        ax.plot(x, df["lin_test_loss"], color="C1", lw=1.0, ls="--", alpha=0.8, label="linearised test")
+    k0 = (run.summary or {}).get("k0")
+    if k0 and k0.get("test_mse"):
+        ax.axhline(k0["test_mse"], color="C3", lw=1.0, label="K₀ regression test MSE")
+    if "ntk_alignment" in df and df["ntk_alignment"].notna().any():
+        ax2 = ax.twinx()
+        m = df["ntk_alignment"].notna().to_numpy()
+        ax2.plot(x[m], df["ntk_alignment"][m], color="C2", lw=1.2, label="NTK alignment")
+        ax2.set_ylabel("NTK–label alignment (test)", color="C2")
+        ax2.tick_params(axis="y", colors="C2")
     ev = (run.summary or {}).get("events")
     first = _first_abs(ev)
     if first:
@@ -46,7 +58,7 @@ def fig1_panel(run: Any, ax: Any = None) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("MSE" if run.config.train.loss == "mse" else "loss")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="lower left")
     return ax
 
 
@@ -69,6 +81,28 @@ def decomposition_panel(run: Any, ax: Any = None) -> Any:
     return ax
 
 
+def movement_panel(run: Any, ax: Any = None) -> Any:
+    """How far training leaves the lazy regime: kernel distance ‖K_t − K₀‖/‖K₀‖ and ‖θ − θ₀‖/‖θ₀‖."""
+    plt = _plt()
+    df = run.metrics
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    x = np.maximum(df["step"].to_numpy(), 1)
+    for col, lab in (("kernel_distance", "kernel distance ‖K_t − K₀‖/‖K₀‖"),
+                     ("param_change", "parameter change ‖θ − θ₀‖/‖θ₀‖")):
+        if col in df and df[col].notna().any():
+            m = df[col].notna().to_numpy() & (df[col].to_numpy(dtype=float, na_value=np.nan) > 0)
+            ax.plot(x[m], df[col][m], lw=1.5, label=lab)
+    lz = (run.summary or {}).get("laziness", {})
+    if lz.get("departure_step"):
+        ax.axvline(lz["departure_step"], color="0.5", ls="--", lw=0.9, label="departs from linearised twin")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def save_run_figures(run: Any) -> list[str]:
     """Write figures/fig1.png (and figures/decomposition.png when logged); returns relative paths."""
     plt = _plt()
@@ -86,4 +120,10 @@ def save_run_figures(run: Any) -> list[str]:
         fig.savefig(out / "decomposition.png", dpi=120)
         plt.close(fig)
         written.append("figures/decomposition.png")
+    if "kernel_distance" in run.metrics or "param_change" in run.metrics:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        movement_panel(run, ax)
+        fig.savefig(out / "movement.png", dpi=120)
+        plt.close(fig)
+        written.append("figures/movement.png")
     return written
