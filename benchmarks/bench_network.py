@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, matmul_ceiling, report  # noqa: E402
+from common import best_time, matmul_ceiling, report
 
-from grokscope.config import load_config  # noqa: E402
-from grokscope.presets import get_preset  # noqa: E402
-from grokscope.train import build  # noqa: E402
+from grokscope.config import load_config
+from grokscope.presets import get_preset
+from grokscope.train import build
 
 D, P, N = 100, 550, 500
 STEPS = 200
