@@ -15,7 +15,7 @@ def small_config(tmp_path, **over):
         "model": {"N": 16, "eps": 0.3},
         "scaling": {"alpha": 1.0},
         "optim": {"lr": 0.5},
-        "train": {"steps": 200, "progress": False, "log_per_decade": 20},
+        "train": {"steps": 200, "progress": False, "log_per_decade": 20, "engine": "network"},
         "output": {"root": str(tmp_path / "runs"), "plots": False},
     }
     return load_config(base, over)

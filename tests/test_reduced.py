@@ -22,7 +22,7 @@ def _cfg(alpha=1.0, eps=0.5, N=30, centre=True, opt="gd", lr=0.5, wd=0.0, mom=0.
     base = {"task": {"D": 20, "P": 60, "P_test": 100}, "model": {"N": N, "eps": eps},
             "scaling": {"alpha": alpha, "centre": centre},
             "optim": {"name": opt, "lr": lr, "weight_decay": wd, "momentum": mom},
-            "train": {"progress": False, "device": "cpu", "dtype": "float64"}}
+            "train": {"progress": False, "device": "cpu", "dtype": "float64", "engine": "network"}}
     return load_config(base, over)
 
 
@@ -198,6 +198,8 @@ def test_bad_inputs():
                                      optimizer="adam")
     with pytest.raises(ValueError, match="init"):
         build_reduced(cfg, b["data"], b["eta"], init="wide")
+    with pytest.raises(ValueError, match="not exact.*adam"):
+        build_reduced(_cfg(opt="adam"), b["data"], b["eta"], init="infinite")
     with pytest.raises(ValueError, match="positive semi-definite"):
         D = b["data"].D
         ReducedEngine(b["data"], N=30, eps=0.5, alpha=1.0, eta=1.0, centre=True,
@@ -212,3 +214,14 @@ def test_ntk_matches_network():
         X1, X2 = net.data.X_test[:50], net.data.X_train
         assert _rel(red.ntk(X1), net.ntk(X1)) < TOL
         assert _rel(red.ntk(X1, X2), net.ntk(X1, X2)) < TOL
+
+
+def test_float32_runs_close_to_float64():
+    cfg = _cfg()
+    _, red64 = _pair(cfg)
+    b = build(cfg.replace(**{"train.dtype": "float32"}))
+    red32 = build_reduced(cfg, b["data"], b["eta"], W=b["engine"].params["W"])
+    assert red32.U.dtype == torch.float32
+    for _ in range(200):
+        l64, l32 = red64.step(), red32.step()
+    assert abs(float(l32) / float(l64) - 1) < 1e-3

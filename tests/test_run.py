@@ -143,3 +143,23 @@ def test_cli_theory(capsys):
                  "--set", "model.N=50"]) == 0
     out = capsys.readouterr().out
     assert "P/D = 5.5" in out and "verdict" in out
+
+
+def test_auto_engine_picks_reduced_when_exact_and_matches_network(tmp_path):
+    auto = run(small_config(tmp_path, **{"train.engine": "auto"}), tmp_path / "auto")
+    assert auto.summary["engine"]["name"] == "reduced" and "exact" in auto.summary["engine"]["reason"]
+    net = run(small_config(tmp_path), tmp_path / "net")
+    cols = [c for c in net.metrics.columns if c != "kernel_velocity"]
+    pd.testing.assert_frame_equal(auto.metrics[cols], net.metrics[cols], rtol=1e-9, atol=1e-12)
+    tanh = run(small_config(tmp_path, **{"train.engine": "auto", "model.phi": "tanh"}), tmp_path / "tanh")
+    assert tanh.summary["engine"]["name"] == "network" and "phi" in tanh.summary["engine"]["reason"]
+
+
+def test_infinite_width_needs_reduced_engine(tmp_path):
+    from grokscope.config import ConfigError
+    with pytest.raises(ConfigError, match="model.init = 'infinite'"):
+        run(small_config(tmp_path, **{"model.init": "infinite"}), tmp_path / "x")
+    with pytest.raises(ConfigError, match="train.engine = 'reduced'.*optim.name"):
+        run(small_config(tmp_path, **{"train.engine": "reduced", "optim.name": "adam"}), tmp_path / "y")
+    r = run(small_config(tmp_path, **{"model.init": "infinite", "train.engine": "reduced"}), tmp_path / "inf")
+    assert r.status == "completed" and r.summary["twin"]["method"] is None

@@ -15,7 +15,7 @@ def _events(tmp_path, alpha):
     cfg = load_config({
         "task": {"D": 20, "P": 100, "P_test": 500}, "model": {"N": 50, "eps": 0.05},
         "scaling": {"alpha": alpha}, "optim": {"lr": 0.5},
-        "train": {"steps": 20_000, "progress": False, "log_per_decade": 40},
+        "train": {"steps": 20_000, "progress": False, "log_per_decade": 40, "engine": "network"},
         "output": {"root": str(tmp_path), "plots": False}})
     return run(cfg).summary["events"]
 

@@ -60,6 +60,8 @@ class CommitteeModel(_Section):
     readout_init: Literal["ones", "normal"] = "ones"
     sigma: float = Field(1.0, gt=0, description="init scale: W ~ sigma·N(0,1)")
     init_W: str | None = Field(None, description=".npy/.npz file with the initial W, shape (N, D)")
+    init: Literal["sampled", "infinite"] = Field(
+        "sampled", description="sampled W, or the infinite-width limit w̄ = 0, M = σ²I (reduced engine only)")
     seed: int = 0
 
 
@@ -97,7 +99,7 @@ class Optim(_Section):
 class Train(_Section):
     steps: int = Field(100_000, ge=1)
     log_per_decade: int = Field(100, ge=1, le=10_000, description="probe points per decade of steps")
-    engine: Literal["auto", "network"] = "auto"
+    engine: Literal["auto", "network", "reduced"] = "auto"
     loss: Literal["mse", "cross_entropy"] = "mse"
     grad: Literal["analytic", "autograd"] = "analytic"
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")

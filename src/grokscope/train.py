@@ -77,14 +77,24 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
     loss = get_loss(cfg.train.loss)
     engine_name, why = cfg.train.engine, "requested"
+    from grokscope.engines.reduced import build_reduced, reduced_exact_for
+    exact, reason = reduced_exact_for(cfg)
     if engine_name == "auto":
-        engine_name, why = "network", "auto: the network engine is the one that is exact for every model"
-    from grokscope.engines.network import NetworkEngine
-    gen = torch.Generator().manual_seed(cfg.train.seed)
-    engine = NetworkEngine(model, params0, data, loss, make_optimizer(cfg.optim, eta),
-                           alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=cfg.train.grad,
-                           batch_size=cfg.optim.batch_size, generator=gen)
-    return {"data": data, "model": model, "engine": engine, "probes": probes, "loss": loss, "eta": eta,
+        engine_name, why = ("reduced", f"auto: {reason}") if exact else ("network", f"auto: {reason}")
+    if engine_name == "reduced" and not exact:
+        raise ConfigError(f"train.engine = 'reduced': not exact for this config: {reason}")
+    if cfg.model.init == "infinite" and engine_name != "reduced":
+        raise ConfigError("model.init = 'infinite': only the reduced engine simulates the infinite-width "
+                          f"limit, but this run uses the {engine_name} engine ({reason})")
+    if engine_name == "reduced":
+        engine = build_reduced(cfg, data, eta, W=params0["W"], init=cfg.model.init)
+    else:
+        from grokscope.engines.network import NetworkEngine
+        gen = torch.Generator().manual_seed(cfg.train.seed)
+        engine = NetworkEngine(model, params0, data, loss, make_optimizer(cfg.optim, eta),
+                               alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=cfg.train.grad,
+                               batch_size=cfg.optim.batch_size, generator=gen)
+    return {"data": data, "model": model, "engine": engine, "params0": params0, "probes": probes, "loss": loss, "eta": eta,
             "device": device, "dtype": dtype, "engine_name": engine_name, "engine_reason": why}
 
 
@@ -124,9 +134,13 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         f0 = (engine.outputs("train"), engine.outputs("test"))
         extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
         extra["k0"]["seconds"] = time.perf_counter() - t0
-    if "twin" in names:
+    if "twin" in names and cfg.model.init == "infinite":
+        probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
+        extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
+                                                   "see `grokscope theory` for the kernel-limit curve"}
+    elif "twin" in names:
         from grokscope.engines.linearized import make_twin
-        ctx.twin = make_twin(b["model"], engine.params0, data, cfg.train.loss, cfg.optim, b["eta"],
+        ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
                              cfg.scaling.alpha, cfg.scaling.centre,
                              kernel_blocks=(ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"]),
                              batch_size=cfg.optim.batch_size,

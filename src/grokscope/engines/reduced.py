@@ -12,7 +12,8 @@ so GD (w ← w − ηd) and heavy ball (v ← μv + d; w ← w − ηv) move Z =
 w̄ ← w̄ − c(s + εAw̄), M ← M − c(G + Gᵀ) + c²(s_a sᵀ + s s_aᵀ − s sᵀ + ε²AMA), G = s w̄ᵀ + εAM,
 s_a = s + εAw̄. We propagate a factor Z = ÛÛᵀ, Û = [U; u₁ᵀ] ((D+1) × m, m = min(N, D+1)), rotated
 (Û ← ÛQ, Q orthogonal, leaves Z unchanged) so that u₁ = e₁; T̂'s last row is e_{D+1}, so u₁ never
-changes. This is exact, keeps M PSD by construction and costs 4·P·D·m flops per step (no D³ term):
+changes. This is exact, keeps M PSD by construction and costs 4·P·D·m flops per step (no D³ term);
+U is the weight matrix of an exact stand-in network of m "virtual neurons" (column 0 is w̄):
 
     H = X U                        (P, m)       w̄ = U e₁ = U[:, 0],  M = U Uᵀ
     f(x_μ) = κ + H_μ0 + (ε/2)|H_μ|²
@@ -58,7 +59,7 @@ def _canonical(factor: Tensor) -> Tensor:
     """U (D × m) of the factor ÛQ whose last row is e₁ᵀ (Q a Householder reflection, then a sign
     flip of column 0), so ÛÛᵀ is unchanged and w̄ = U[:, 0]. Needs |u₁| = 1 (Z[D, D] = 1)."""
     F, u = factor[:-1], factor[-1]
-    if abs(float(torch.linalg.vector_norm(u)) - 1.0) > 1e-8:
+    if abs(float(torch.linalg.vector_norm(u)) - 1.0) > 10 * math.sqrt(torch.finfo(u.dtype).eps):
         raise ValueError("factor: the last row must have norm 1 (it encodes Z[D, D] = mean_i 1·1 = 1)")
     sgn = 1.0 if float(u[0]) >= 0 else -1.0
     v = u.clone()
@@ -108,12 +109,11 @@ class ReducedEngine:
         self.V = torch.zeros_like(self.U) if self.use_v else None
         m = self.U.shape[1]
         self._H = torch.empty(P, m, dtype=dt, device=dev)
-        self._R = torch.empty(P, m, dtype=dt, device=dev)
         self._q = torch.empty(P, dtype=dt, device=dev)
         self._r = torch.empty(P, dtype=dt, device=dev)
         self._re = torch.empty(P, dtype=dt, device=dev)
         # persistent views, so a step dispatches no select/transpose ops
-        self._XT, self._H0, self._R0, self._re_col = X.T, self._H[:, 0], self._R[:, 0], self._re[:, None]
+        self._XT, self._H0, self._re_col = X.T, self._H[:, 0], self._re[:, None]
         self._inv_P = 1.0 / P
         self.wbar0, self.M0 = self.U0[:, 0].clone(), self.U0 @ self.U0.T
         self.trM0 = float((self.U0 * self.U0).sum())
@@ -153,20 +153,20 @@ class ReducedEngine:
 
     def step(self) -> Tensor:
         """One full-batch update of U; returns the train loss before it (shape ()).
-        Two GEMMs (2·P·D·m flops each) and two elementwise passes over (P, m)."""
-        H, R, q, r = self._H, self._R, self._q, self._r
+        Two GEMMs (2·P·D·m flops each) and two elementwise passes over one (P, m) buffer."""
+        H, q, r = self._H, self._q, self._r
         torch.mm(self.data.X_train, self.U, out=H)                   # H = XU
         torch.linalg.vector_norm(H, dim=1, out=q)                    # √(xᵀMx)
         torch.add(self.neg_y0, self._H0, alpha=self.alpha, out=r)    # α x·w̄ − y0
         r.addcmul_(q, q, value=0.5 * self.alpha * self.eps)          # r = f̃ − y
         loss = torch.dot(r, r).mul_(self._inv_P)
         torch.mul(r, self.eps, out=self._re)
-        torch.mul(H, self._re_col, out=R)
-        self._R0.add_(r)                                             # R = r ⊙ (εH + 1e₁ᵀ)
+        H.mul_(self._re_col)
+        self._H0.add_(r)                                             # H ← R = r ⊙ (εH + 1e₁ᵀ)
         if self.V is None:
-            self.U.addmm_(self._XT, R, beta=1.0 - self.eta * self.lam, alpha=-self.eta * self.k)
+            self.U.addmm_(self._XT, H, beta=1.0 - self.eta * self.lam, alpha=-self.eta * self.k)
         else:
-            self.V.addmm_(self._XT, R, beta=self.mu, alpha=self.k)
+            self.V.addmm_(self._XT, H, beta=self.mu, alpha=self.k)
             if self.lam:
                 self.V.add_(self.U, alpha=self.lam)
             self.U.add_(self.V, alpha=-self.eta)
@@ -244,9 +244,12 @@ def build_reduced(cfg: Any, data: Dataset, eta: float, W: Tensor | None = None,
     """The reduced engine for a config: ``init = "sampled"`` starts from the network's W (N, D);
     ``"infinite"`` from w̄ = 0, M = σ²I (``W`` unused). ``eta`` is the final learning rate."""
     m, o = cfg.model, cfg.optim
+    ok, why = reduced_exact_for(cfg)
+    if not ok:
+        raise ValueError(f"the reduced engine is not exact for this config: {why}")
     kw = {"eps": m.eps, "alpha": cfg.scaling.alpha, "eta": eta, "centre": cfg.scaling.centre,
-              "optimizer": "gd" if o.name == "sgd" else o.name, "momentum": o.momentum,
-              "weight_decay": o.weight_decay, "const": -0.5 * m.eps if m.phi == "hermite" else 0.0}
+          "optimizer": "gd" if o.name == "sgd" else o.name, "momentum": o.momentum,
+          "weight_decay": o.weight_decay, "const": -0.5 * m.eps if m.phi == "hermite" else 0.0}
     if init == "sampled":
         if W is None:
             raise ValueError("build_reduced: init = 'sampled' needs the initial W (N, D)")
