@@ -47,7 +47,7 @@ def main() -> None:
     flops = 4 * P * D * N
     for dt in ("float64", "float32"):
         dtype = getattr(torch, dt)
-        cfg = load_config(get_preset("fig1"), [f"train.dtype={dt}", "train.device=cpu"])
+        cfg = load_config(get_preset("fig1"), [f"train.dtype={dt}", "train.device=cpu", "train.engine=network"])
         engine = build(cfg)["engine"]
 
         def engine_steps() -> None:

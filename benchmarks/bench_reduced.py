@@ -31,7 +31,7 @@ def engines(dtype: str):
     """Network and reduced engines of the Figure-1 run (centred, α = 1, ε = 0.02, η = N/α²)."""
     cfg = load_config({"task": {"D": D, "P": P, "P_test": 1000}, "model": {"N": N, "eps": 0.02},
                        "scaling": {"alpha": 1.0, "centre": True}, "optim": {"lr": 1.0},
-                       "train": {"dtype": dtype, "device": "cpu", "progress": False}})
+                       "train": {"dtype": dtype, "device": "cpu", "progress": False, "engine": "network"}})
     b = build(cfg)
     net = b["engine"]
     return net, build_reduced(cfg, b["data"], b["eta"], W=net.params["W"])
