@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 from torch.func import jvp, linearize, vjp
 
+from grokscope.batching import EpochBatches
 from grokscope.losses import Loss, get_loss
 from grokscope.optim import make_optimizer
 from grokscope.tasks.base import Dataset
@@ -251,21 +252,11 @@ class ParamTwin(_ReadOuts):
         self.data = linear.data
         self.params = {k: v.clone() for k, v in linear.params0.items()}
         self.state = optimizer.init({k: self.params[k] for k in linear.trainable})
-        self.batch_size = batch_size if batch_size and batch_size < self.data.P else None
-        self._gen = generator
-        self._perm: Tensor | None = None
-        self._cursor = 0
+        self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
 
     def _batch(self) -> Tensor | None:
-        """Same rule as NetworkEngine._batch: reshuffle each epoch (None = full batch)."""
-        if self.batch_size is None:
-            return None
-        if self._perm is None or self._cursor + self.batch_size > self.data.P:
-            self._perm = torch.randperm(self.data.P, generator=self._gen).to(self.data.X_train.device)
-            self._cursor = 0
-        idx = self._perm[self._cursor:self._cursor + self.batch_size]
-        self._cursor += self.batch_size
-        return idx
+        """Indices of the next mini-batch (None = full batch): see :class:`EpochBatches`."""
+        return self._batches.next()
 
     def delta(self) -> Params:
         return {k: self.params[k] - self.lin.params0[k] for k in self.lin.trainable}

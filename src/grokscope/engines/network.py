@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from grokscope.batching import EpochBatches
 from grokscope.scaling import scaled_output
 from grokscope.tasks.base import Dataset
 
@@ -29,23 +30,13 @@ class NetworkEngine:
         self.state = optimizer.init({k: self.params[k] for k in model.trainable})
         self.f0 = {"train": model.apply(self.params0, data.X_train) if centre else None,
                    "test": model.apply(self.params0, data.X_test) if centre else None}
-        self.batch_size = batch_size if batch_size and batch_size < data.P else None
-        self._gen = generator
-        self._perm: torch.Tensor | None = None
-        self._cursor = 0
+        self._batches = EpochBatches(data.P, batch_size, generator, data.X_train.device)
         self.norm0 = float(torch.sqrt(sum((v**2).sum() for v in self.params0.values())))
 
     # -- training ------------------------------------------------------------------------------
     def _batch(self) -> torch.Tensor | None:
-        """Indices of the next mini-batch: reshuffled every epoch (None = full batch)."""
-        if self.batch_size is None:
-            return None
-        if self._perm is None or self._cursor + self.batch_size > self.data.P:
-            self._perm = torch.randperm(self.data.P, generator=self._gen).to(self.data.X_train.device)
-            self._cursor = 0
-        idx = self._perm[self._cursor:self._cursor + self.batch_size]
-        self._cursor += self.batch_size
-        return idx
+        """Indices of the next mini-batch (None = full batch): see :class:`EpochBatches`."""
+        return self._batches.next()
 
     def step(self) -> torch.Tensor:
         """One update; returns the (batch) train loss at the parameters before the update."""
