@@ -26,7 +26,7 @@ def test_grokking_gap_at_lazy_alpha_vanishes_at_small_alpha(tmp_path):
     gl, gr = lazy["absolute"]["0.1"], rich["absolute"]["0.1"]
     # both eventually generalise
     assert gl["t_test"] is not None and gr["t_test"] is not None
-    # measured: lazy grok amount ≈ 4000 steps, ratio ≈ 4.4; rich ≈ 90 steps, ratio ≈ 2.2
+    # measured: lazy ratio ≈ 4.4 with a test bump above L(0); rich ≈ 90 steps, ratio ≈ 2.2, no bump
     assert gl["grok_amount"] > 20 * gr["grok_amount"]
     assert gl["delay_ratio"] > 1.5 * gr["delay_ratio"]
     # the lazy test loss rises above its initial value before it falls (power in linear modes)
