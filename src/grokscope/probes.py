@@ -59,9 +59,28 @@ def _quadratic_form(cfg: Config) -> str | None:
 
 
 def _classification(cfg: Config) -> str | None:
-    if cfg.task.name == "polynomial":
-        return "needs a classification task (the polynomial task is a regression)"
+    if cfg.task.name in ("polynomial", "teacher", "eigen"):
+        return (f"needs a classification task (task.name = {cfg.task.name!r} is a regression; the teacher "
+                "task has the thresholded accuracy probe instead)")
     return None
+
+
+def _teacher(cfg: Config) -> str | None:
+    return None if cfg.task.name == "teacher" else "needs the teacher–student task (task.name = teacher)"
+
+
+def _threshold_accuracy(ctx: ProbeContext) -> dict[str, float]:
+    """Paper Figs 8/17: fraction of samples with per-sample MSE < θ, for the main θ and each listed θ."""
+    from grokscope.tasks.teacher import threshold_accuracy, threshold_key
+    out: dict[str, float] = {}
+    d = ctx.data
+    pred = {"train": ctx.engine.outputs("train"), "test": ctx.engine.outputs("test")}
+    y = {"train": d.y_train, "test": d.y_test}
+    for s in ("train", "test"):
+        out[f"{s}_acc"] = threshold_accuracy(pred[s], y[s], d.meta["threshold"])
+        for theta in d.meta["thresholds"]:
+            out[f"{s}_acc_thr_{threshold_key(theta)}"] = threshold_accuracy(pred[s], y[s], theta)
+    return out
 
 
 def _loss(ctx: ProbeContext) -> dict[str, float]:
@@ -130,7 +149,7 @@ def _twin(ctx: ProbeContext) -> dict[str, float]:
 
 
 def _has_ntk(cfg: Config) -> str | None:
-    return None if cfg.model.name == "committee" else "needs a model with an NTK path"
+    return None if cfg.model.name in ("committee", "mlp") else "needs a model with an NTK path"
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in [
@@ -139,6 +158,9 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
     Probe("decomposition", ("decomp_variance", "decomp_misalignment", "decomp_linear", "decomp_orthogonal"),
           _decomposition, _quadratic_form, "paper eq. 6 three-term test-loss decomposition"),
     Probe("accuracy", ("train_acc", "test_acc"), _accuracy, _classification, "argmax accuracy"),
+    Probe("threshold_accuracy", ("train_acc", "test_acc"), _threshold_accuracy, _teacher,
+          "fraction of samples with per-sample MSE below task.threshold (and each task.thresholds θ: "
+          "train_acc_thr_<θ>, test_acc_thr_<θ>)"),
     Probe("weights", ("weight_norm", "param_change"), _weights, _always, "‖θ‖ and ‖θ − θ₀‖/‖θ₀‖"),
     Probe("ntk", ("ntk_alignment", "ntk_alignment_uncentred", "ntk_cka", "kernel_distance", "kernel_velocity"),
           _ntk, _has_ntk, "NTK–label alignment on the test set, kernel distance to K₀ and velocity",

@@ -54,6 +54,8 @@ def check_resources(cfg: Config, device: torch.device) -> None:
     """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
     plus the (P + P_test)·N activations and the data, against 80 % of the device's memory."""
     t, m = cfg.task, cfg.model
+    if not all(hasattr(t, k) for k in ("D", "P", "P_test")) or not hasattr(m, "N"):
+        return  # the estimate below is for committee models on tasks with D, P, P_test
     item = 8 if cfg.train.dtype == "float64" else 4
     need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
     have = _memory_bytes(device)
@@ -72,8 +74,11 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     probes = select_probes(cfg)
     data = TASKS[cfg.task.name](cfg.task).to(device, dtype)
     from grokscope.models import build_model
-    model = build_model(cfg.model, data.D)
+    model = build_model(cfg.model, data.D, K=data.y_train.shape[1] if data.y_train.ndim == 2 else None)
     params0 = _init_params(cfg, model, data.D, dtype, device)
+    if data.meta.get("labels_from_model"):  # e.g. eigenvector labels of the initial NTK (tasks/eigen.py)
+        from grokscope.tasks.eigen import eigen_labels
+        data = eigen_labels(data, model, params0, cfg.scaling.alpha)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
     loss = get_loss(cfg.train.loss)
     engine_name, why = cfg.train.engine, "requested"
@@ -101,7 +106,7 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
 def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: torch.device):
     gen = torch.Generator().manual_seed(cfg.model.seed)
     params = model.init(gen, dtype)
-    if cfg.model.init_W:
+    if getattr(cfg.model, "init_W", None):
         from grokscope.arrays import load_array
         params["W"] = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D),
                                  shape_names=("model.N", "task.D")).to(dtype)
@@ -142,7 +147,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         from grokscope.engines.linearized import make_twin
         ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
                              cfg.scaling.alpha, cfg.scaling.centre,
-                             kernel_blocks=(ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"]),
+                             kernel_blocks=((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
+                                            if data.y_train.ndim == 1 else None),  # K0 is the output trace
                              batch_size=cfg.optim.batch_size,
                              generator=torch.Generator().manual_seed(cfg.train.seed))
         extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}

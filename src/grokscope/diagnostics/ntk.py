@@ -225,6 +225,8 @@ def ntk(model: Any, params: Params, X1: Tensor, X2: Tensor | None = None, *, alp
     if method == "structured" and not structured:
         raise ValueError(f"ntk: method = 'structured' needs a Committee or a model with ntk_layers(); "
                          f"got {type(model).__name__} (use method='generic')")
+    if outputs == "full" and structured and not isinstance(model, Committee):
+        structured = False  # ntk_layers give the output-trace kernel only
     if method == "generic" or not structured:
         return _generic(_apply_fn(model), params, X1, X2, alpha, trainable, chunk, outputs)
     if isinstance(model, Committee):
