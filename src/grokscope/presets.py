@@ -13,10 +13,68 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim": {"name": "gd", "lr": 1.0},
         "train": {"steps": 100_000, "dtype": "float64"},
     },
+    # Fig 6(a) (reference §5.3, the authors' code): ReLU MLP 3×200, no bias, forward h = W₀x/√D,
+    # W_l relu(h)/√200, readout /200, Kaiming init × weight_scale 150, output × α, uncentred, MSE on
+    # one-hot, AdamW lr 1e-3 wd 0.01 batch 200, 250 000 steps. Default data: sklearn's 8×8 digits
+    # (1000 train / 797 test); MNIST: task.source=mnist, task.path=DIR, task.n_test=2000.
+    "fig6a": {
+        "task": {"name": "images", "source": "digits", "n_train": 1000, "n_test": 797, "seed": 0},
+        "model": {"name": "mlp", "hidden": [200, 200, 200], "activation": "relu", "bias": False,
+                  "init": "kaiming", "sigma": 150.0, "norm": "paper", "seed": 0},
+        "scaling": {"alpha": 0.05, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.01, "batch_size": 200},
+        "train": {"steps": 250_000, "dtype": "float32"},
+        "probes": {"expensive_points": 30},
+    },
+    # Fig 8 (reference §5.5, Omnigrok's task): 5-100-100-5 tanh teacher and student with biases,
+    # PyTorch default init, student ×2, output × α (α = 1: the paper's purple curve), uncentred,
+    # AdamW lr 3e-4 wd 0.05, full batch, 10 000 steps; accuracy = per-sample MSE < 0.001.
+    "fig8": {
+        "task": {"name": "teacher", "D": 5, "hidden": [100, 100], "K": 5, "P": 100, "P_test": 100, "seed": 0},
+        "model": {"name": "mlp", "hidden": [100, 100], "activation": "tanh", "bias": True,
+                  "init": "torch_default", "sigma": 2.0, "norm": "none", "seed": 1},
+        "scaling": {"alpha": 1.0, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "adamw", "lr": 3e-4, "weight_decay": 0.05},
+        "train": {"steps": 10_000, "dtype": "float64"},
+    },
+    # Fig 5 (reference §5.2): labels = j-th eigenvector of the centred initial NTK over 100 + 100
+    # Gaussian points; quadratic committee N = 2, ε = 0.25, α = 1, centred, η = 0.5·N/α² = 1, 25 000 GD steps.
+    "fig5": {
+        "task": {"name": "eigen", "D": 100, "P": 100, "P_test": 100, "j": 70, "data_seed": 0},
+        "model": {"name": "committee", "N": 2, "phi": "quadratic", "eps": 0.25, "seed": 0},
+        "scaling": {"alpha": 1.0, "centre": True, "lr_rule": "paper"},
+        "optim": {"name": "gd", "lr": 0.5},
+        "train": {"steps": 25_000, "dtype": "float64"},
+        "events": {"thresholds": [1e-3], "relative": [0.5, 0.1]},
+    },
 }
+PRESETS["fig17"] = copy.deepcopy(PRESETS["fig8"])
+PRESETS["fig17"]["train"]["steps"] = 100_000
+
+
+def _reduced(name: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A preset with some section keys replaced (reduced sizes for quick looks and tests)."""
+    out = copy.deepcopy(PRESETS[name])
+    for sec, kv in sections.items():
+        out.setdefault(sec, {}).update(kv)
+    return out
+
+
+PRESETS["fig6a-small"] = _reduced("fig6a", task={"n_train": 200, "n_test": 300}, model={"hidden": [50, 50, 50]},
+                                  train={"steps": 2000}, probes={"expensive_points": 10})
+PRESETS["fig8-small"] = _reduced("fig8", task={"hidden": [30, 30], "P": 50, "P_test": 50},
+                                 model={"hidden": [30, 30]}, train={"steps": 1000})
+PRESETS["fig5-small"] = _reduced("fig5", task={"D": 30, "P": 40, "P_test": 40}, train={"steps": 2000})
 
 DESCRIPTIONS = {
     "fig1": "paper Fig 1(b): the canonical grokking curve of the quadratic committee (D=100, P=550, N=500)",
+    "fig6a": "paper Fig 6(a): ReLU MLP 3×200 on 1000 images (bundled digits; MNIST with task.path), AdamW, large init",
+    "fig8": "paper Fig 8: teacher–student tanh MLPs, student init ×2, AdamW; accuracy = per-sample MSE < 0.001",
+    "fig17": "paper Figs 17–18: fig8 for 100 000 steps; accuracy at thresholds 1e-4…0.1 against the loss",
+    "fig5": "paper Fig 5: eigenvector labels (j = 70) of the initial NTK, quadratic committee N = 2",
+    "fig6a-small": "fig6a at reduced size (200/300 digits, 3×50, 2000 steps): a quick look",
+    "fig8-small": "fig8 at reduced size (30-30 hidden, 50/50 points, 1000 steps)",
+    "fig5-small": "fig5 at reduced size (D = 30, 40/40 points, 2000 steps)",
 }
 
 

@@ -9,6 +9,7 @@ generation seed is the package default, 42). Targets: one-hot (n, 10) for MSE, o
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
@@ -104,6 +105,7 @@ def load_digits_pool() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(d.data, dtype=np.float64) / 16.0, np.asarray(d.target, dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=1)
 def load_mnist1d_pool() -> tuple[np.ndarray, np.ndarray]:
     """MNIST-1D generated (not downloaded) with the package's default arguments: 5000 signals of
     length 40 (train and test parts pooled), min–max scaled to [0, 1] over the whole set. The numpy
@@ -121,7 +123,9 @@ def load_mnist1d_pool() -> tuple[np.ndarray, np.ndarray]:
     X = np.concatenate([data["x"], data["x_test"]]).astype(np.float64)
     y = np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
     X = (X - X.min()) / (X.max() - X.min())
-    return X, y
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y  # cached (generation takes seconds): read-only
 
 
 def image_pool(cfg: ImageTask) -> tuple[np.ndarray, np.ndarray]:
