@@ -64,7 +64,7 @@ PRESETS["fig6a-small"] = _reduced("fig6a", task={"n_train": 200, "n_test": 300},
                                   train={"steps": 2000}, probes={"expensive_points": 10})
 PRESETS["fig8-small"] = _reduced("fig8", task={"hidden": [30, 30], "P": 50, "P_test": 50},
                                  model={"hidden": [30, 30]}, train={"steps": 1000})
-PRESETS["fig5-small"] = _reduced("fig5", task={"D": 30, "P": 40, "P_test": 40}, train={"steps": 2000})
+PRESETS["fig5-small"] = _reduced("fig5", task={"D": 30, "P": 40, "P_test": 40, "j": 25}, train={"steps": 2000})
 
 DESCRIPTIONS = {
     "fig1": "paper Fig 1(b): the canonical grokking curve of the quadratic committee (D=100, P=550, N=500)",
@@ -74,7 +74,7 @@ DESCRIPTIONS = {
     "fig5": "paper Fig 5: eigenvector labels (j = 70) of the initial NTK, quadratic committee N = 2",
     "fig6a-small": "fig6a at reduced size (200/300 digits, 3×50, 2000 steps): a quick look",
     "fig8-small": "fig8 at reduced size (30-30 hidden, 50/50 points, 1000 steps)",
-    "fig5-small": "fig5 at reduced size (D = 30, 40/40 points, 2000 steps)",
+    "fig5-small": "fig5 at reduced size (D = 30, 40/40 points, j = 25, 2000 steps): j = 1 at once, 25 groks, 40 fails",
 }
 
 
