@@ -160,3 +160,4 @@ def test_fig6a_preset_small_end_to_end(tmp_path):
         assert col in m and m[col].notna().any(), col
     assert r.summary["twin"]["method"] == "param" and r.summary["status"] == "completed"
     assert (tmp_path / "f6" / "figures" / "fig1.png").is_file()
+    assert (tmp_path / "f6" / "figures" / "accuracy.png").is_file()

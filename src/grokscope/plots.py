@@ -126,4 +126,8 @@ def save_run_figures(run: Any) -> list[str]:
         fig.savefig(out / "movement.png", dpi=120)
         plt.close(fig)
         written.append("figures/movement.png")
+    from grokscope.plots_accuracy import save_accuracy_figure
+    acc = save_accuracy_figure(run, plt, out)
+    if acc:
+        written.append(acc)
     return written
