@@ -56,6 +56,9 @@ def test_config_errors():
     with pytest.raises(ConfigError, match=r"probes.names contains 'accuracy': not supported"):
         from grokscope.train import build
         build(load_config(get_preset("fig8-small"), {"probes.names": ["accuracy"]}))
+    from grokscope.theory.summary import theory_report
+    with pytest.raises(ConfigError, match=r"model.name = 'mlp', task.name = 'teacher': the theory covers"):
+        theory_report(load_config(get_preset("fig8")))
 
 
 def _run(tmp_path, alpha, steps, probes=None):
