@@ -8,7 +8,7 @@ and 1/d_l for the readout, exactly the authors' MNIST code (h = W₀x/√784, W_
 f = W_out relu(h)/200). Init (``init``, all scaled by σ): normal N(0,1); lecun N(0,1)/√d_l; kaiming
 N(0,1)·√(2/d_l) (the paper's MNIST "Kaiming × scale"); torch_default U(±1/√d_l) for weights and
 biases (PyTorch's ``nn.Linear`` default, the teacher–student task). Biases start at 0 except for
-torch_default. Every parameter is trainable. Gradients are autograd (``torch.func.vjp``), exposed
+torch_default. Every parameter is trainable. Gradients are autograd (``torch.autograd``), exposed
 through ``forward``/``vjp`` so the network engine's analytic path works unchanged.
 
 The Fig 2 modular MLP Linear(D,N,no bias) → h² → Linear(N,p,no bias), N(0,1) weights, output factor
@@ -17,7 +17,6 @@ The Fig 2 modular MLP Linear(D,N,no bias) → h² → Linear(N,p,no bias), N(0,1
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -144,14 +143,20 @@ class MLP:
         return h if self.K is not None else h[:, 0]
 
     # -- the network engine's analytic interface, backed by autograd ---------------------------------
-    def forward(self, params: Params, X: Tensor) -> tuple[Tensor, Callable[[Tensor], tuple[Params]]]:
-        """(f(X), the VJP closure of torch.func.vjp): ``vjp`` reuses the closure."""
-        from torch.func import vjp
-        return vjp(lambda p: self.apply(p, X), params)
+    def forward(self, params: Params, X: Tensor) -> tuple[Tensor, tuple[Tensor, dict[str, Tensor]]]:
+        """(f(X) detached, cache for ``vjp``): one autograd graph from leaves that share storage with
+        ``params`` (torch.autograd; ~2× less overhead per step than torch.func.vjp on small nets)."""
+        leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+        with torch.enable_grad():
+            f = self.apply(leaves, X)
+        return f.detach(), (f, leaves)
 
-    def vjp(self, params: Params, X: Tensor, cache: Callable[[Tensor], tuple[Params]], v: Tensor) -> Params:
-        """∇_θ Σ_μ v_μ·f(x_μ), a dict like ``params`` (autograd through the closure from ``forward``)."""
-        return cache(v)[0]
+    def vjp(self, params: Params, X: Tensor, cache: tuple[Tensor, dict[str, Tensor]], v: Tensor) -> Params:
+        """∇_θ Σ_μ v_μ·f(x_μ), a dict like ``params`` (autograd through the graph from ``forward``)."""
+        f, leaves = cache
+        names = list(leaves)
+        grads = torch.autograd.grad(f, [leaves[k] for k in names], grad_outputs=v.to(f.dtype))
+        return dict(zip(names, grads))
 
     # -- structured NTK: K = Σ_l (A_l A_lᵀ) ⊙ (G_l G_lᵀ), see diagnostics/ntk.py ----------------------
     def ntk_layers(self, params: Params, X: Tensor, trainable: tuple[str, ...]) -> list[tuple[Tensor, Tensor]]:
