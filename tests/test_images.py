@@ -161,3 +161,32 @@ def test_fig6a_preset_small_end_to_end(tmp_path):
     assert r.summary["twin"]["method"] == "param" and r.summary["status"] == "completed"
     assert (tmp_path / "f6" / "figures" / "fig1.png").is_file()
     assert (tmp_path / "f6" / "figures" / "accuracy.png").is_file()
+
+
+def test_output_target_mismatch_fails_before_work(tmp_path):
+    pytest.importorskip("sklearn", reason="scikit-learn (extra 'data') not installed")
+    from grokscope.train import build
+    with pytest.raises(ConfigError, match=r"model.name = 'committee': outputs a scalar per sample, but task "
+                                          r"'images' has targets of shape \(10,\).*use model.name = mlp"):
+        build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20}, "model": {"N": 4}}))
+    with pytest.raises(ConfigError, match=r"train.loss = 'cross_entropy': needs logits .* task.targets = labels"):
+        build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20},
+                           "model": {"name": "mlp", "hidden": [4]}, "train": {"loss": "cross_entropy"}}))
+    ok = build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20, "targets": "labels"},
+                            "model": {"name": "mlp", "hidden": [4]}, "train": {"loss": "cross_entropy"}}))
+    ok["engine"].step()
+
+
+def test_cross_entropy_on_labels_end_to_end(tmp_path):
+    """Integer labels with cross-entropy: every probe runs (kernels see one-hot labels), K₀ is skipped."""
+    pytest.importorskip("sklearn", reason="scikit-learn (extra 'data') not installed")
+    from grokscope.train import run
+    cfg = load_config({"task": {"name": "images", "n_train": 30, "n_test": 20, "targets": "labels"},
+                       "model": {"name": "mlp", "hidden": [8]}, "optim": {"name": "adam", "lr": 1e-2},
+                       "train": {"loss": "cross_entropy", "steps": 20, "progress": False},
+                       "output": {"root": str(tmp_path), "plots": True}})
+    r = run(cfg, tmp_path / "ce")
+    m = r.metrics
+    for col in ("train_acc", "test_acc", "ntk_alignment", "ntk_label_power_10", "lin_test_loss"):
+        assert col in m and m[col].notna().any(), col
+    assert "skipped" in r.summary["k0"] and float(m["train_loss"].iloc[-1]) < float(m["train_loss"].iloc[0])

@@ -119,11 +119,20 @@ def initial_kernel(ctx: ProbeContext) -> dict[str, Any]:
     return ctx.cache["K0"]
 
 
+def kernel_labels(data: Dataset, split: str = "test") -> torch.Tensor:
+    """Targets as kernels see them: float targets as they are, integer class labels one-hot (n, classes)."""
+    y = data.y_test if split == "test" else data.y_train
+    if y.dtype.is_floating_point:
+        return y
+    n_cls = data.classes or int(y.max()) + 1
+    return torch.nn.functional.one_hot(y.long(), n_cls).to(data.X_test.dtype)
+
+
 def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     from grokscope.diagnostics import kernels as kr
     K0 = initial_kernel(ctx)["test"]
     K = ctx.engine.ntk(ctx.data.X_test)
-    y = ctx.data.y_test
+    y = kernel_labels(ctx.data)
     out = {"ntk_alignment": float(kr.alignment_onesided(K, y)), "ntk_alignment_uncentred": float(kr.alignment(K, y)),
            "ntk_cka": float(kr.cka_labels(K, y)), "kernel_distance": float(kr.kernel_distance(K, K0))}
     last = ctx.cache.get("ntk_last")
@@ -138,7 +147,7 @@ def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics import kernels as kr
     K = ctx.engine.ntk(ctx.data.X_test)
     n = K.shape[0]
-    power = kr.label_power(K, ctx.data.y_test, [min(k, n) for k in (1, 10, 100)])
+    power = kr.label_power(K, kernel_labels(ctx.data), [min(k, n) for k in (1, 10, 100)])
     return {"ntk_effective_rank": float(kr.effective_rank(K)), "ntk_label_power_1": float(power[0]),
             "ntk_label_power_10": float(power[1]), "ntk_label_power_100": float(power[2])}
 

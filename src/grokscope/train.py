@@ -74,11 +74,14 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     probes = select_probes(cfg)
     data = TASKS[cfg.task.name](cfg.task).to(device, dtype)
     from grokscope.models import build_model
-    model = build_model(cfg.model, data.D, K=data.y_train.shape[1] if data.y_train.ndim == 2 else None)
+    y = data.y_train  # outputs per sample: the target width, the classes for integer labels, else scalar
+    K = y.shape[1] if y.ndim == 2 else (data.classes if not y.dtype.is_floating_point else None)
+    model = build_model(cfg.model, data.D, K=K)
     params0 = _init_params(cfg, model, data.D, dtype, device)
     if data.meta.get("labels_from_model"):  # e.g. eigenvector labels of the initial NTK (tasks/eigen.py)
         from grokscope.tasks.eigen import eigen_labels
         data = eigen_labels(data, model, params0, cfg.scaling.alpha)
+    _check_outputs(cfg, model, params0, data)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
     loss = get_loss(cfg.train.loss)
     engine_name, why = cfg.train.engine, "requested"
@@ -101,6 +104,22 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
                                batch_size=cfg.optim.batch_size, generator=gen)
     return {"data": data, "model": model, "engine": engine, "params0": params0, "probes": probes, "loss": loss, "eta": eta,
             "device": device, "dtype": dtype, "engine_name": engine_name, "engine_reason": why}
+
+
+def _check_outputs(cfg: Config, model: Any, params: dict[str, torch.Tensor], data: Any) -> None:
+    """The model's output shape per sample must match the targets the loss gets (before any work)."""
+    with torch.no_grad():
+        out = tuple(model.apply(params, data.X_train[:1]).shape[1:])
+    y = tuple(data.y_train.shape[1:])
+    if cfg.train.loss == "cross_entropy":
+        if data.y_train.dtype.is_floating_point or len(out) != 1:
+            raise ConfigError(f"train.loss = 'cross_entropy': needs logits (P, K) and integer labels (P,); got "
+                              f"outputs {out or 'scalar'} per sample and {data.y_train.dtype} targets {y or 'scalar'} "
+                              "(for the images task set task.targets = labels)")
+    elif out != y:
+        raise ConfigError(f"model.name = {cfg.model.name!r}: outputs {out or 'a scalar'} per sample, but task "
+                          f"{cfg.task.name!r} has targets of shape {y or 'scalar'} per sample"
+                          + ("; use model.name = mlp for vector targets" if cfg.model.name == "committee" else ""))
 
 
 def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: torch.device):
@@ -137,8 +156,11 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         t0 = time.perf_counter()
         K0 = initial_kernel(ctx)
         f0 = (engine.outputs("train"), engine.outputs("test"))
-        extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
-        extra["k0"]["seconds"] = time.perf_counter() - t0
+        if cfg.train.loss == "mse":
+            extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
+            extra["k0"]["seconds"] = time.perf_counter() - t0
+        else:  # kernel regression is the lazy limit of the squared loss only
+            extra["k0"] = {"skipped": f"train.loss = {cfg.train.loss!r}: the K₀ regression baseline is for mse"}
     if "twin" in names and cfg.model.init == "infinite":
         probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
         extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
@@ -269,7 +291,7 @@ def summary_lines(r: Run) -> list[str]:
         lines.append(f"final (step {fin['step']}): " + ", ".join(parts))
         lines.extend(format_events(ev))
     k0 = s.get("k0")
-    if k0:
+    if k0 and "test_mse" in k0:
         warn = f"  WARNING: {k0['warning']}" if k0.get("warning") else ""
         lines.append(f"K₀ kernel regression (lazy limit): train MSE {k0['train_mse']:.4g}, test MSE "
                      f"{k0['test_mse']:.4g} (cond {k0['cond']:.3g}){warn}")
