@@ -152,12 +152,12 @@ def build_images(cfg: ImageTask) -> Dataset:
                           f"has only {n} samples; choose n_train + n_test ≤ {n}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
     tr, te = perm[:cfg.n_train], perm[cfg.n_train:cfg.n_train + cfg.n_test]
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    labels_tr, labels_te = yt[tr], yt[te]
+    labels_tr, labels_te = torch.from_numpy(y[tr.numpy()]), torch.from_numpy(y[te.numpy()])  # copies
     if cfg.targets == "onehot":
         y_train, y_test = one_hot(labels_tr), one_hot(labels_te)
     else:
         y_train, y_test = labels_tr, labels_te
     meta = {"source": cfg.source, "labels_train": labels_tr, "labels_test": labels_te,
             "index_train": tr, "index_test": te}
-    return Dataset(Xt[tr].clone(), y_train, Xt[te].clone(), y_test, classes=CLASSES, meta=meta)
+    X_train, X_test = torch.from_numpy(X[tr.numpy()]), torch.from_numpy(X[te.numpy()])  # fancy indexing copies
+    return Dataset(X_train, y_train, X_test, y_test, classes=CLASSES, meta=meta)
