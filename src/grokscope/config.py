@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -277,7 +277,13 @@ class Config(_Section):
         return parse_config(d)
 
 
-_UNION_TAGS = {"task": ("polynomial", "images", "teacher", "eigen"), "model": ("committee", "mlp")}
+def _union_members(section: Any) -> dict[str, type[BaseModel]]:
+    """{tag: section class} of a discriminated-union section (Annotated[A | B, Field(discriminator)])."""
+    return {m.model_fields["name"].default: m for m in get_args(get_args(section)[0])}
+
+
+_UNION_SECTIONS = {"task": _union_members(TaskSection), "model": _union_members(ModelSection)}
+_UNION_TAGS = {k: tuple(v) for k, v in _UNION_SECTIONS.items()}
 
 
 def _strip_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -298,9 +304,7 @@ def _fmt_loc(loc: tuple[Any, ...]) -> str:
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = Config
     if len(loc) > 2 and loc[0] in _UNION_TAGS and loc[1] in _UNION_TAGS[loc[0]]:
-        sections = {"task": (PolynomialTask, ImageTask, TeacherTask, EigenTask),
-                    "model": (CommitteeModel, MLPModel)}[loc[0]]
-        model = next(m for m in sections if m.model_fields["name"].default == loc[1])
+        model = _UNION_SECTIONS[loc[0]][loc[1]]
         loc = loc[2:]
     for part in loc[:-1]:
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
