@@ -193,7 +193,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
             t0 = time.perf_counter()
             value = engine.step()
             if ctx.twin is not None:
-                ctx.twin.step()
+                ctx.twin.advance()
             step += 1
             if step % check_every == 0 and not math.isfinite(float(value)):
                 status, reason = "diverged", f"train loss {float(value)} at step {step}"
