@@ -386,11 +386,12 @@ def test_reduced_engine_equals_the_theory_recursion(centre):
 def test_theory_overlay_on_a_run(tmp_path):
     """`grokscope theory --run` draws the kernel-limit curves over a run; at the run's logged steps
     they equal the run's own linearised twin (same K₀, same η) to 1e-9."""
+    from conftest import small_config
+
     from grokscope.cli import main
     from grokscope.store import load_run
     from grokscope.theory.overlay import overlay_data
     from grokscope.train import run
-    from conftest import small_config
     cfg = small_config(tmp_path, **{"train.engine": "reduced", "probes.names": ["loss", "twin"]})
     r = run(cfg, tmp_path / "r")
     d = overlay_data(r)

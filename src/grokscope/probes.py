@@ -103,7 +103,7 @@ def initial_kernel(ctx: ProbeContext) -> dict[str, Any]:
 def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     from grokscope.diagnostics import kernels as kr
     K0 = initial_kernel(ctx)["test"]
-    K = ctx.engine.ntk(ctx.data.X_test)
+    K = _test_kernel(ctx)
     y = ctx.data.y_test
     out = {"ntk_alignment": float(kr.alignment_onesided(K, y)), "ntk_alignment_uncentred": float(kr.alignment(K, y)),
            "ntk_cka": float(kr.cka_labels(K, y)), "kernel_distance": float(kr.kernel_distance(K, K0))}
@@ -115,12 +115,21 @@ def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     return out
 
 
+def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
+    """The current test-set NTK, computed once per probe step and shared by the NTK probes."""
+    hit = ctx.cache.get("K_test")
+    if hit is None or hit[0] != ctx.cache["step"]:
+        hit = ctx.cache["K_test"] = (ctx.cache["step"], ctx.engine.ntk(ctx.data.X_test))
+    return hit[1]
+
+
 def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics import kernels as kr
-    K = ctx.engine.ntk(ctx.data.X_test)
+    K = _test_kernel(ctx)
     n = K.shape[0]
-    power = kr.label_power(K, ctx.data.y_test, [min(k, n) for k in (1, 10, 100)])
-    return {"ntk_effective_rank": float(kr.effective_rank(K)), "ntk_label_power_1": float(power[0]),
+    eig = kr.eigh_desc(K)
+    power = kr.label_power(K, ctx.data.y_test, [min(k, n) for k in (1, 10, 100)], eig=eig)
+    return {"ntk_effective_rank": float(kr.effective_rank(K, eig=eig)), "ntk_label_power_1": float(power[0]),
             "ntk_label_power_10": float(power[1]), "ntk_label_power_100": float(power[2])}
 
 

@@ -209,6 +209,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
         try:  # record the state where the run stopped, so nothing reached is lost
             row = {"step": step}
+            ctx.cache["step"] = step
             for p in probes:
                 row.update(p.fn(ctx))
             rows.append(row)

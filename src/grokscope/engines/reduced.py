@@ -117,6 +117,7 @@ class ReducedEngine:
         self._inv_P = 1.0 / P
         self.wbar0, self.M0 = self.U0[:, 0].clone(), self.U0 @ self.U0.T
         self.trM0 = float((self.U0 * self.U0).sum())
+        self._grams: dict[tuple[int, int], tuple] = {}
         # f̃ = α·f_raw + offset with f_raw = f − κ: offset = −α f_raw(θ₀) (centred) or ακ.
         self.offset = {}
         for split, Xs in (("train", X), ("test", data.X_test)):
@@ -203,7 +204,20 @@ class ReducedEngine:
         G1 = grads(X1)
         G2 = G1 if X2 is None else grads(X2)
         X2 = X1 if X2 is None else X2
-        return (X1 @ X2.T).mul_(G1 @ G2.T).mul_(self.alpha**2 / self.N)
+        return (G1 @ G2.T).mul_(self._input_gram(X1, X2)).mul_(self.alpha**2 / self.N)
+
+    def _input_gram(self, X1: Tensor, X2: Tensor) -> Tensor:
+        """X1X2ᵀ, cached for the data tensors probes ask about again and again (≤ 4·10⁶ entries).
+        The cache holds the tensors themselves (so their ids stay theirs) and their version counters
+        (so an in-place change invalidates the entry)."""
+        key = (id(X1), id(X2))
+        hit = self._grams.get(key)
+        if hit is not None and hit[0] is X1 and hit[1] is X2 and hit[2] == (X1._version, X2._version):
+            return hit[3]
+        G = X1 @ X2.T
+        if G.numel() <= 4_000_000:
+            self._grams[key] = (X1, X2, (X1._version, X2._version), G)
+        return G
 
     def weight_norm(self) -> float:
         """‖θ‖ = √(‖W‖_F² + ‖a‖²) = √(N (Tr M + 1)) (fixed readouts a = 1 included)."""
