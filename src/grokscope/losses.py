@@ -87,30 +87,36 @@ def stablemax_s(z: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class StableMaxCrossEntropy(Loss):
-    """StableMax cross-entropy (Prieto et al. 2025): p_k = s(z_k)/Σ_j s(z_j), L = (1/P) Σ_μ −log p_{y_μ}
-    = (1/P) Σ_μ [log S_μ − log s(z_μ,y_μ)], logits z (P, K), integer labels y (P,).
-    dL/dz_k = (1/P)[s'(z_k)/S − δ_{k,y} s'(z_y)/s(z_y)], s'(z) = 1 (z ≥ 0), 1/(1 − z)² (z < 0), so
-    s'(z)/s(z) = 1/(1 + z) (z ≥ 0), 1/(1 − z) (z < 0). The reference code adds 1e-30 to 1 − z; we do not
-    (1 − z ≥ 1 on that branch, so it only changes results below 1e-30 relative)."""
+    """StableMax cross-entropy (Prieto et al. 2025): p_k = s(z_k)/Σ_j s(z_j), L = (1/P) Σ_μ −log p_{y_μ},
+    logits z (P, K), integer labels y (P,). Evaluated as −log p_y = log1p(R/s(z_y)), R = Σ_{j≠y} s(z_j)
+    summed directly, so a confident sample's small loss keeps full relative precision (the reference's
+    −log(s_y/S) loses it to cancellation).
+    dL/dz_k = (1/P) s'(z_k)/S for k ≠ y and −(1/P) s'(z_y) R/(S s(z_y)) for k = y, with S = s(z_y) + R and
+    s'(z) = 1 (z ≥ 0), 1/(1 − z)² (z < 0). The reference adds 1e-30 to 1 − z; we do not (1 − z ≥ 1 on
+    that branch, so it changes nothing above 1e-30 relative)."""
 
     name: str = "stablemax"
 
-    def per_sample(self, pred: Tensor, y: Tensor) -> Tensor:
+    @staticmethod
+    def _parts(pred: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(s (P, K), s(z_y) (P, 1), R (P, 1), one-hot of y (P, K) bool)."""
         CrossEntropy._check(pred, y)
         s = stablemax_s(pred)
-        picked = s.gather(1, y.long().unsqueeze(1)).squeeze(1)
-        return torch.log(s.sum(1)) - torch.log(picked)
+        hot = torch.zeros_like(pred, dtype=torch.bool).scatter_(1, y.long().unsqueeze(1), True)
+        picked = s.gather(1, y.long().unsqueeze(1))
+        rest = torch.where(hot, torch.zeros_like(s), s).sum(1, keepdim=True)
+        return s, picked, rest, hot
+
+    def per_sample(self, pred: Tensor, y: Tensor) -> Tensor:
+        _, picked, rest, _ = self._parts(pred, y)
+        return torch.log1p(rest / picked).squeeze(1)
 
     def grad(self, pred: Tensor, y: Tensor) -> Tensor:
-        CrossEntropy._check(pred, y)
-        s = stablemax_s(pred)
+        _, picked, rest, hot = self._parts(pred, y)
         neg = torch.clamp(pred, max=0.0)
         ds = torch.where(pred >= 0, torch.ones_like(pred), 1.0 / (1.0 - neg).square())  # s'(z)
-        g = ds / s.sum(1, keepdim=True)
-        zy = pred.gather(1, y.long().unsqueeze(1))
-        ratio = torch.where(zy >= 0, 1.0 / (1.0 + torch.clamp(zy, min=0.0)),
-                            1.0 / (1.0 - torch.clamp(zy, max=0.0)))  # s'(z_y)/s(z_y)
-        g.scatter_add_(1, y.long().unsqueeze(1), -ratio)
+        S = picked + rest
+        g = torch.where(hot, -ds * rest / (S * picked), ds / S)
         return g.div_(pred.shape[0])
 
 
@@ -173,7 +179,9 @@ class Precision(Loss):
         return self.base.value(*self._cast(pred, y)).to(pred.dtype)
 
     def grad(self, pred: Tensor, y: Tensor) -> Tensor:
-        return self.base.grad(*self._cast(pred, y)).to(pred.dtype)
+        """The base gradient in ``loss_dtype``, passed back through ``logits_dtype`` to pred's dtype
+        (the same chain of roundings autograd applies to the casts)."""
+        return self.base.grad(*self._cast(pred, y)).to(self.logits_dtype).to(pred.dtype)
 
 
 def with_precision(loss: Loss, logits_dtype: str, loss_dtype: str, dtype: torch.dtype) -> Loss:

@@ -254,7 +254,7 @@ def _neighbour_reason(cfg: Any) -> str | None:
         return "optim.weight_decay_mode = 'decoupled': the reduced engine implements coupled (l2) decay"
     if getattr(t, "logits_dtype", "auto") not in ("auto", t.dtype) or \
             getattr(t, "loss_dtype", "auto") not in ("auto", t.dtype):
-        return (f"train.logits_dtype = {t.logits_dtype!r}, loss_dtype = {t.loss_dtype!r}: a working "
+        return (f"train.logits_dtype = {t.logits_dtype!r}, train.loss_dtype = {t.loss_dtype!r}: a working "
                 f"precision other than train.dtype runs on the network engine")
     return None
 
