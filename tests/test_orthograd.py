@@ -235,3 +235,18 @@ def test_neighbour_switches_pick_network_engine(key, value):
         for _ in range(3):
             eng.step()
         assert abs(eng.params["W"].norm().item() - n0) <= TOL * n0  # readouts are fixed: W alone
+
+
+def test_run_end_to_end_with_every_switch(tmp_path):
+    """A short run with ⊥Adam, decoupled decay, fixed norm, low-rank init and a float32 working precision
+    writes a complete run; its linearised twin is trained in parameter space with the same optimiser."""
+    from grokscope.train import run
+    over = {**SMALL, "train.steps": 12, "optim.name": "adam", "optim.lr": 0.01, "optim.orthogonal": True,
+            "optim.weight_decay": 0.01, "optim.weight_decay_mode": "decoupled", "optim.fixed_norm": "initial",
+            "init.rank": 2, "init.scale": 0.5, "train.logits_dtype": "float32", "probes.expensive_points": 2}
+    r = run(load_config(None, over), tmp_path / "r", quiet=True)
+    assert r.status == "completed" and r.summary["engine"]["name"] == "network"
+    assert "⊥Grad" in r.summary["twin"]["reason"] and "fixed norm" in r.summary["twin"]["reason"]
+    w = r.metrics["weight_norm"].to_numpy()
+    assert abs(w[-1] - w[0]) <= TOL * w[0]  # ‖W‖ held (the fixed unit readouts are part of ‖θ‖ but constant)
+    assert r.metrics["train_loss"].iloc[-1] < r.metrics["train_loss"].iloc[0]
