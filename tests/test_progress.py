@@ -14,6 +14,7 @@ from grokscope.diagnostics.progress import (
     gini,
     key_frequencies,
     logit_coefficients,
+    neuron_frequencies,
     pair_directions,
     pair_grid,
     restricted_logits,
@@ -145,3 +146,18 @@ def test_bad_inputs():
         restricted_logits(L, P, [6])
     with pytest.raises(ValueError, match=r"\(p², C\)"):
         excluded_logits(L[:10], P, KEY)
+
+
+def test_neuron_frequencies_on_constructed_neurons():
+    """Neurons built from linear and quadratic terms of one frequency are explained by it exactly."""
+    a, b = pair_grid(P)
+    af, bf = a.to(torch.float64), b.to(torch.float64)
+    w = lambda k: 2 * math.pi * k / P
+    cols = [torch.cos(w(2) * af + 0.3) + 0.5 * torch.sin(w(2) * bf) + 2.0 * torch.cos(w(2) * (af + bf)) + 4.0,
+            torch.sin(w(5) * af) * torch.cos(w(5) * bf) - 0.2 * torch.cos(w(5) * bf + 1.0),
+            torch.cos(w(1) * af) + 0.5 * torch.cos(w(3) * bf),  # two frequencies: 1 explains 4/5
+            torch.zeros(P * P, dtype=torch.float64)]
+    freq, frac = neuron_frequencies(torch.stack(cols, 1), P)
+    assert freq.tolist() == [2, 5, 1, 0]
+    assert abs(frac[0].item() - 1) <= TOL and abs(frac[1].item() - 1) <= TOL
+    assert abs(frac[2].item() - 0.8) <= TOL and frac[3].item() == 0.0

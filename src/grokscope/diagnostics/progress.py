@@ -6,6 +6,10 @@ extra tokens such as '=' first); an embedding W_E has shape (p, d), row x = toke
 
 * Fourier basis of Z_p (``fourier_basis``): orthonormal rows [1/√p, √(2/p)cos(w_k x), √(2/p)sin(w_k x),
   k = 1..⌊(p−1)/2⌋] (+ the alternating row (−1)^x/√p when p is even), as the reference ``helpers.py``.
+* Neuron frequencies (the paper's key frequencies): for each neuron's activations over all p² pairs,
+  centred, the 2-D Fourier coefficients C = F A Fᵀ (p, p); the fraction of Σ C² on the rows/columns
+  {const, cos k, sin k} × {const, cos k, sin k} (linear and quadratic terms of frequency k); the
+  neuron's frequency is the k with the largest fraction (``neuron_frequencies``).
 * Embedding spectrum: energy of W_E per frequency, E_k = ‖C_cos k‖² + ‖C_sin k‖² with C = F W_E (p, d);
   fractions E_k/Σ E. Key frequencies: the k ≥ 1 with the largest E_k (the paper picks key frequencies
   from MLP-neuron spectra; on a grokked network the embedding's largest norms give the same set).
@@ -26,8 +30,8 @@ from torch import Tensor
 from grokscope.losses import CrossEntropy, Loss
 
 __all__ = ["embedding_spectrum", "excluded_logits", "excluded_loss", "fourier_basis", "fourier_norms", "gini",
-           "key_frequencies", "logit_coefficients", "pair_directions", "pair_grid", "restricted_logits",
-           "restricted_loss"]
+           "key_frequencies", "logit_coefficients", "neuron_frequencies", "pair_directions", "pair_grid",
+           "restricted_logits", "restricted_loss"]
 
 
 def pair_grid(p: int) -> tuple[Tensor, Tensor]:
@@ -166,3 +170,25 @@ def logit_coefficients(logits: Tensor, p: int) -> Tensor:
         v = torch.cos(2 * math.pi * k * s.to(torch.float64) / p).to(logits.dtype).to(logits.device)
         out.append((logits * v).sum() / torch.linalg.vector_norm(v))
     return torch.stack(out)
+
+
+def neuron_frequencies(acts: Tensor, p: int) -> tuple[Tensor, Tensor]:
+    """Each neuron's dominant frequency and the fraction of its variance that frequency explains.
+
+    acts (p², n): activations over all pairs (row-major). Per neuron, A (p, p) centred over pairs,
+    C = F A Fᵀ; frac_k = Σ_{i,j ∈ {const, cos k, sin k}} C_ij² / Σ C² for k = 1..⌊p/2⌋. Returns
+    (freq (n,) int64, frac (n,)); the paper's key frequencies are the distinct ``freq`` of neurons
+    with a high ``frac``. A neuron with zero variance gets freq 0, frac 0."""
+    _check_logits(acts, p)
+    Fb, freq, _ = fourier_basis(p, acts.dtype)
+    Fb, freq = Fb.to(acts.device), freq.to(acts.device)
+    A = (acts - acts.mean(0, keepdim=True)).reshape(p, p, -1)
+    C2 = torch.einsum("ia,abn,jb->ijn", Fb, A, Fb).square()  # (p, p, n)
+    total = C2.sum((0, 1))
+    fracs = []
+    for k in range(1, p // 2 + 1):
+        idx = torch.nonzero((freq == k) | (freq == 0)).reshape(-1)
+        fracs.append(C2[idx][:, idx].sum((0, 1)))
+    frac = torch.stack(fracs) / torch.where(total > 0, total, torch.ones_like(total))  # (⌊p/2⌋, n)
+    best, arg = frac.max(0)
+    return torch.where(total > 0, arg + 1, torch.zeros_like(arg)), best
