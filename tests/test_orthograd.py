@@ -140,6 +140,13 @@ def test_orthogonal_adam_matches_torch_adam_on_projected_grads():
     assert (opt.beta1, opt.beta2, opt.eps, opt.weight_decay) == (0.7, 0.9, 1e-3, 0.1)  # read through
 
 
+def test_wrappers_write_lr_through_to_the_base():
+    opt = make_optimizer(Optim(name="momentum", orthogonal=True, fixed_norm=2.0), 0.1)
+    opt.lr = 0.3  # e.g. an ensemble dropping members resets η
+    assert opt.base.base.lr == 0.3 and opt.lr == 0.3 and "lr" not in vars(opt) and "lr" not in vars(opt.base)
+    assert opt.target == 2.0 and not opt.members
+
+
 def test_orthogonal_gd_step_keeps_norm_to_first_order():
     """⊥GD moves θ orthogonally to itself: ‖θ'‖² = ‖θ‖² + η²‖g‖² exactly (per tensor)."""
     params, grads = _problem(seed=5)

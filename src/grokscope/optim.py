@@ -222,7 +222,25 @@ def orthogonal_grad(w: Tensor, g: Tensor, members: bool = False) -> Tensor:
     return gp * (_dot(g, g, members).sqrt() / _dot(gp, gp, members).sqrt().clamp_min(tiny))
 
 
-class Orthogonal:
+class _Wrapper:
+    """Reads and writes every attribute it does not own (lr, weight_decay, betas, ...) through to the
+    base optimiser, so ``opt.lr = new_eta`` on a wrapped optimiser reaches the base."""
+
+    _own: tuple[str, ...] = ("base", "members")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self)._own:
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self)._own:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.base, name, value)
+
+
+class Orthogonal(_Wrapper):
     """⊥Grad wrapper over any optimiser: ``step`` replaces each trainable tensor's gradient by
     :func:`orthogonal_grad` and calls the base optimiser with every one of its options untouched
     (betas, eps, momentum, weight decay: the base adds λθ or decays θ itself, after the projection, as
@@ -230,11 +248,6 @@ class Orthogonal:
 
     def __init__(self, base: Optimizer, members: bool = False) -> None:
         self.base, self.members = base, members
-
-    def __getattr__(self, name: str) -> Any:  # lr, weight_decay, betas... read through to the base
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
 
     def init(self, params: Params) -> dict[str, Any]:
         return self.base.init(params)
@@ -244,18 +257,15 @@ class Orthogonal:
         self.base.step(params, gp, state)
 
 
-class FixedNorm:
+class FixedNorm(_Wrapper):
     """Omnigrok's reduced landscape: after every base step, θ ← θ·(n★/‖θ‖) with ‖θ‖ the global norm
     over all trainable tensors (per member with ``members``); n★ = ‖θ₀‖ at ``init`` for 'initial',
     else the given float."""
 
+    _own = ("base", "members", "target")
+
     def __init__(self, base: Optimizer, target: str | float, members: bool = False) -> None:
         self.base, self.target, self.members = base, target, members
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
 
     def _norm(self, params: Params) -> Tensor:
         return sum(_dot(p, p, self.members).reshape(-1) for p in params.values()).sqrt()  # () or (E,)
