@@ -158,6 +158,40 @@ def test_softmax_collapse_needs_all_other_terms_lost():
         softmax_collapse_fraction(torch.zeros(3))
 
 
+def test_stablemax_collapse_uses_its_own_normaliser():
+    """s(1000)/s(−1000) ≈ 1e6: StableMax's normaliser keeps the small term in fp32 (ulp 1.2e-7), loses it in
+    fp16 (half-spacing 4.9e-4); softmax loses e^−2000 in every precision."""
+    z = torch.tensor([[1000.0, -1000.0]], dtype=torch.float64)
+    assert softmax_collapse_fraction(z, torch.float32, torch.float32, stablemax=True) == 0.0
+    assert softmax_collapse_fraction(z, torch.float16, torch.float16, stablemax=True) == 1.0
+    assert softmax_collapse_fraction(z, torch.float64, torch.float64) == 1.0
+
+
+def test_collapse_on_a_training_trajectory():
+    """Adam (lr 1) on a separable linear 4-class problem with float32 working precision: cross-entropy
+    drives some samples into Softmax Collapse (their loss is exactly 0 and their gradient vanishes);
+    StableMax on the same trajectory budget never collapses its own normaliser and no loss is exactly 0."""
+    from grokscope.config import Optim
+    from grokscope.optim import make_optimizer
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(32, 64, generator=gen, dtype=torch.float64) / 8.0
+    y = torch.randint(0, 4, (32,), generator=gen)
+    W0 = 0.1 * torch.randn(64, 4, generator=gen, dtype=torch.float64)
+    out = {}
+    for name in ("cross_entropy", "stablemax"):
+        loss = with_precision(get_loss(name), "float32", "float32", torch.float64)
+        params = {"W": W0.clone()}
+        opt = make_optimizer(Optim(name="adam"), 1.0)
+        st = opt.init(params)
+        for _ in range(200):
+            opt.step(params, {"W": X.T @ loss.grad(X @ params["W"], y)}, st)
+        z = X @ params["W"]
+        out[name] = (softmax_collapse_fraction(z, torch.float32, torch.float32, stablemax=name == "stablemax"),
+                     zero_loss_fraction(loss, z, y))
+    assert out["cross_entropy"][0] > 0 and out["cross_entropy"][1] > 0  # measured: 3/32 and 5/32
+    assert out["stablemax"] == (0.0, 0.0)
+
+
 def test_zero_loss_fraction_in_working_precision():
     y = torch.zeros(ROWS.shape[0], dtype=torch.long)  # the max class is always right
     ce = CrossEntropy()
@@ -182,6 +216,8 @@ def test_softmax_collapse_probe_on_constructed_engine():
     assert probe.fn(ProbeContext(engine, data, loss32)) == {"sc_fraction": 0.5, "zero_loss_fraction": 0.5}
     assert probe.fn(ProbeContext(engine, data, CrossEntropy())) == {"sc_fraction": 0.25,
                                                                     "zero_loss_fraction": 0.25}
+    sm32 = with_precision(StableMaxCrossEntropy(), "float32", "float32", torch.float64)
+    assert probe.fn(ProbeContext(engine, data, sm32)) == {"sc_fraction": 0.0, "zero_loss_fraction": 0.0}
     from grokscope.metrics import METRICS
     assert set(probe.metrics) <= set(METRICS)
 

@@ -203,16 +203,18 @@ def working_dtypes(loss: Loss, pred: Tensor) -> tuple[torch.dtype, torch.dtype]:
 
 
 def softmax_collapse_fraction(z: Tensor, logits_dtype: torch.dtype | None = None,
-                              loss_dtype: torch.dtype | None = None) -> float:
+                              loss_dtype: torch.dtype | None = None, stablemax: bool = False) -> float:
     """Fraction of samples in Softmax Collapse: with z (P, K) rounded to ``logits_dtype`` and the
     softmax evaluated in ``loss_dtype`` (both default to z's dtype), fl(Σ_j exp(z_j − max_k z_k)) == 1
     exactly, i.e. every non-maximal term was lost (underflowed or absorbed in the rounding of the sum
-    as ``torch.sum`` computes it). This is the reference code's SC metric (its 'softmax precision')."""
+    as ``torch.sum`` computes it). This is the reference code's SC metric (its 'softmax precision').
+    ``stablemax``: the same test for StableMax's own normaliser, fl(Σ_j s(z_j)/s(max_k z_k)) == 1."""
     if z.ndim != 2:
         raise ValueError(f"softmax collapse needs logits (P, K); got shape {tuple(z.shape)}")
     zl = z.to(logits_dtype or z.dtype).to(loss_dtype or logits_dtype or z.dtype)
-    total = torch.exp(zl - zl.max(1, keepdim=True).values).sum(1)
-    return (total == 1).double().mean().item()
+    top = zl.max(1, keepdim=True).values
+    terms = stablemax_s(zl) / stablemax_s(top) if stablemax else torch.exp(zl - top)
+    return (terms.sum(1) == 1).double().mean().item()
 
 
 def zero_loss_fraction(loss: Loss, pred: Tensor, y: Tensor) -> float:

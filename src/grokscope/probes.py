@@ -135,7 +135,8 @@ def _softmax_collapse(ctx: ProbeContext) -> dict[str, float]:
     z, y = ctx.engine.outputs("train"), ctx.data.y_train
     if z.ndim != 2:
         raise ValueError(f"softmax_collapse needs logits (P, K); the model outputs shape {tuple(z.shape)}")
-    return {"sc_fraction": softmax_collapse_fraction(z, *working_dtypes(ctx.loss, z)),
+    stablemax = getattr(ctx.loss, "name", None) == "stablemax"  # the collapse of the loss's own normaliser
+    return {"sc_fraction": softmax_collapse_fraction(z, *working_dtypes(ctx.loss, z), stablemax=stablemax),
             "zero_loss_fraction": zero_loss_fraction(ctx.loss, z, y)}
 
 
