@@ -257,3 +257,15 @@ def test_run_end_to_end_with_every_switch(tmp_path):
     w = r.metrics["weight_norm"].to_numpy()
     assert abs(w[-1] - w[0]) <= TOL * w[0]  # ‖W‖ held (the fixed unit readouts are part of ‖θ‖ but constant)
     assert r.metrics["train_loss"].iloc[-1] < r.metrics["train_loss"].iloc[0]
+
+
+def test_new_keys_at_their_defaults_keep_run_ids():
+    """The default config's run id before the neighbour keys existed (grokscope 0.1.0, commit 03ade1d):
+    keys at their no-op defaults are left out of the hash, so earlier run directories are still found."""
+    from grokscope.store import run_id
+    assert run_id(load_config(None)) == "b3eecf2e2e9a"
+    assert run_id(load_config(None, ["init.scale=1.0", "optim.weight_decay_mode=auto"])) == "b3eecf2e2e9a"
+    ids = {run_id(load_config(None, [kv])) for kv in ["optim.orthogonal=true", "optim.fixed_norm=initial",
+                                                      "optim.weight_decay_mode=l2", "train.logits_dtype=float32",
+                                                      "init.rank=3", "init.scale=2"]}
+    assert len(ids) == 6 and "b3eecf2e2e9a" not in ids
