@@ -138,6 +138,24 @@ def _twin(ctx: ProbeContext) -> dict[str, float]:
     return lin_metrics(ctx.twin, ctx.data, ctx.loss)
 
 
+def _softmax_collapse(ctx: ProbeContext) -> dict[str, float]:
+    """SC fraction of the train logits in the run's working precision, and the zero-loss fraction."""
+    from grokscope.losses import softmax_collapse_fraction, working_dtypes, zero_loss_fraction
+    z, y = ctx.engine.outputs("train"), ctx.data.y_train
+    if z.ndim != 2:
+        raise ValueError(f"softmax_collapse needs logits (P, K); the model outputs shape {tuple(z.shape)}")
+    stablemax = getattr(ctx.loss, "name", None) == "stablemax"  # the collapse of the loss's own normaliser
+    return {"sc_fraction": softmax_collapse_fraction(z, *working_dtypes(ctx.loss, z), stablemax=stablemax),
+            "zero_loss_fraction": zero_loss_fraction(ctx.loss, z, y)}
+
+
+def _logits(cfg: Config) -> str | None:
+    why = _classification(cfg)
+    if why is not None:
+        return why + "; softmax collapse is defined for class logits"
+    return None
+
+
 def _has_ntk(cfg: Config) -> str | None:
     return None if cfg.model.name == "committee" else "needs a model with an NTK path"
 
@@ -158,6 +176,8 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
           points=5),
     Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_ntk,
           "the linearised twin's train and test loss (trained alongside with the same optimiser)"),
+    Probe("softmax_collapse", ("sc_fraction", "zero_loss_fraction"), _softmax_collapse, _logits,
+          "fraction of train samples in Softmax Collapse and with exactly zero loss (working precision)"),
 ]}
 
 

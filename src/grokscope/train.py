@@ -21,7 +21,7 @@ from grokscope import __version__
 from grokscope.config import Config, ConfigError
 from grokscope.diagnostics.events import format_events, grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
-from grokscope.losses import get_loss
+from grokscope.losses import get_loss, with_precision
 from grokscope.optim import make_optimizer
 from grokscope.probes import ProbeContext, initial_kernel, probe_steps, select_probes
 from grokscope.scaling import learning_rate
@@ -75,7 +75,7 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     model = build_model(cfg.model, data.D)
     params0 = _init_params(cfg, model, data.D, dtype, device)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
-    loss = get_loss(cfg.train.loss)
+    loss = with_precision(get_loss(cfg.train.loss), cfg.train.logits_dtype, cfg.train.loss_dtype, dtype)
     engine_name, why = cfg.train.engine, "requested"
     from grokscope.engines.reduced import build_reduced, reduced_exact_for
     exact, reason = reduced_exact_for(cfg)
@@ -105,6 +105,12 @@ def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: to
         from grokscope.arrays import load_array
         params["W"] = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D),
                                  shape_names=("model.N", "task.D")).to(dtype)
+    if cfg.init.rank is not None or cfg.init.scale != 1.0:
+        if cfg.model.init == "infinite":
+            raise ConfigError("init.rank / init.scale: transform sampled weights, but model.init = 'infinite' "
+                              "has none (set model.sigma for the infinite-width scale)")
+        from grokscope.initialise import apply_init
+        params = apply_init(params, cfg.init, model.trainable)
     return {k: v.to(device) for k, v in params.items()}
 
 

@@ -315,6 +315,10 @@ def make_twin(model: Any, params0: Params, data: Dataset, loss_name: str, optim_
         why.append(f"loss {loss_name}")
     if optim_cfg.weight_decay:
         why.append(f"weight decay {optim_cfg.weight_decay}")
+    if getattr(optim_cfg, "orthogonal", False):
+        why.append("⊥Grad")
+    if getattr(optim_cfg, "fixed_norm", None) is not None:
+        why.append(f"fixed norm {optim_cfg.fixed_norm}")
     if isinstance(eta, Tensor) and eta.numel() > 1:
         why.append("per-member learning rates")
     if kernel_blocks is None:

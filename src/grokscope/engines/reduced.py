@@ -248,9 +248,29 @@ def reduced_exact_for(cfg: Any) -> tuple[bool, str]:
                        "per-coordinate scaling breaks the shared affine map)")
     if o.batch_size is not None:
         return False, f"optim.batch_size = {o.batch_size}: needs full-batch steps (mini-batches break it)"
+    why = _neighbour_reason(cfg)
+    if why:
+        return False, why
     return True, (f"exact: quadratic φ, fixed unit readouts, mse, full-batch {o.name}"
                   + (" with weight decay" if o.weight_decay else "")
                   + ": the dynamics close in (w̄, M); cost O(P·D²) per step, independent of N")
+
+
+def _neighbour_reason(cfg: Any) -> str | None:
+    """Why ⊥Grad, a fixed weight norm, decoupled decay or a changed working precision rule out the
+    reduced engine (None when none is set): they act on θ or the loss, not on the closed (w̄, M) map."""
+    o, t = cfg.optim, cfg.train
+    if getattr(o, "orthogonal", False):
+        return "optim.orthogonal = true: ⊥Grad projects per weight tensor, which the (w̄, M) map does not close"
+    if getattr(o, "fixed_norm", None) is not None:
+        return f"optim.fixed_norm = {o.fixed_norm!r}: the network engine rescales the weights"
+    if o.weight_decay and getattr(o, "weight_decay_mode", "auto") == "decoupled":
+        return "optim.weight_decay_mode = 'decoupled': the reduced engine implements coupled (l2) decay"
+    if getattr(t, "logits_dtype", "auto") not in ("auto", t.dtype) or \
+            getattr(t, "loss_dtype", "auto") not in ("auto", t.dtype):
+        return (f"train.logits_dtype = {t.logits_dtype!r}, train.loss_dtype = {t.loss_dtype!r}: a working "
+                f"precision other than train.dtype runs on the network engine")
+    return None
 
 
 def build_reduced(cfg: Any, data: Dataset, eta: float, W: Tensor | None = None,
