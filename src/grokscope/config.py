@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -48,6 +48,37 @@ class PolynomialTask(_Section):
     files: DataFiles = DataFiles()
 
 
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+class ModularTask(_Section):
+    """(a ∘ b) mod p over all p² pairs (b ≠ 0 for div), split into train/test by ``split_seed``.
+
+    op: add a+b, sub a−b, mul a·b, div a·b⁻¹ (p prime), x2xyy2 a²+ab+b². inputs: onehot X (P, 2p)
+    = [e_a, e_b] for MLPs; tokens X (P, 3) int64 = (a, b, p) with '=' the token p, for transformers.
+    """
+
+    name: Literal["modular"] = "modular"
+    p: int = Field(113, ge=2, le=4096, description="modulus; must be prime for op = div")
+    op: Literal["add", "sub", "mul", "div", "x2xyy2"] = "add"
+    frac_train: float = Field(0.3, gt=0, lt=1, description="fraction of the pairs used for training")
+    split_seed: int = 0
+    inputs: Literal["onehot", "tokens"] = "tokens"
+
+    @model_validator(mode="after")
+    def _check(self) -> ModularTask:
+        if self.op == "div" and not _is_prime(self.p):
+            raise ValueError(f"task.p = {self.p}: op = div needs a prime p (every b ≠ 0 must have an "
+                             "inverse mod p)")
+        n = self.p * (self.p - 1) if self.op == "div" else self.p**2
+        n_train = round(self.frac_train * n)
+        if not 1 <= n_train <= n - 1:
+            raise ValueError(f"task.frac_train = {self.frac_train!r}: gives {n_train} of {n} pairs for "
+                             "training; need at least one train and one test pair")
+        return self
+
+
 class CommitteeModel(_Section):
     """f(x) = (1/N) Σ_i a_i φ(w_i·x); W ~ σ·N(0, 1); a = 1 (fixed) unless readouts are trained."""
 
@@ -63,6 +94,47 @@ class CommitteeModel(_Section):
     init: Literal["sampled", "infinite"] = Field(
         "sampled", description="sampled W, or the infinite-width limit w̄ = 0, M = σ²I (reduced engine only)")
     seed: int = 0
+
+
+class TransformerModel(_Section):
+    """One-layer transformer of Nanda et al. (2023): learned token and position embeddings, causal
+    multi-head attention, ReLU MLP, no LayerNorm; logits (P, classes) from the last position."""
+
+    name: Literal["transformer"] = "transformer"
+    d_model: int = Field(128, gt=0)
+    n_heads: int = Field(4, gt=0)
+    d_head: int | None = Field(None, gt=0, description="per-head width (default d_model // n_heads)")
+    d_mlp: int = Field(512, gt=0)
+    act: Literal["relu", "gelu"] = "relu"
+    seed: int = Field(1, description="seed of the weight init (the paper's code: torch seed 1)")
+
+    @model_validator(mode="after")
+    def _check(self) -> TransformerModel:
+        if self.d_head is None and self.d_model % self.n_heads:
+            raise ValueError(f"model.n_heads = {self.n_heads}: must divide model.d_model = {self.d_model} "
+                             "(or set model.d_head)")
+        return self
+
+
+# Sections selected by their ``name``; a section without ``name`` is the first entry (the default).
+TASK_SECTIONS: dict[str, type[_Section]] = {"polynomial": PolynomialTask, "modular": ModularTask}
+MODEL_SECTIONS: dict[str, type[_Section]] = {"committee": CommitteeModel, "transformer": TransformerModel}
+
+
+def _by_name(sections: dict[str, type[_Section]]) -> Any:
+    """Pydantic discriminated union over ``sections`` on the ``name`` field (missing name → first)."""
+    default = next(iter(sections))
+
+    def tag(v: Any) -> str:
+        return v.get("name", default) if isinstance(v, dict) else getattr(v, "name", default)
+
+    members = tuple(Annotated[cls, Tag(n)] for n, cls in sections.items())
+    return Annotated[Union[members], Discriminator(tag)]  # noqa: UP007
+
+
+TaskSection = _by_name(TASK_SECTIONS)
+ModelSection = _by_name(MODEL_SECTIONS)
+SEQUENCE_MODELS = ("transformer",)  # models that read token sequences (task.inputs = tokens)
 
 
 class Scaling(_Section):
@@ -157,14 +229,21 @@ class Output(_Section):
 
 
 class Config(_Section):
-    task: PolynomialTask = PolynomialTask()
-    model: CommitteeModel = CommitteeModel()
+    task: TaskSection = PolynomialTask()
+    model: ModelSection = CommitteeModel()
     scaling: Scaling = Scaling()
     optim: Optim = Optim()
     train: Train = Train()
     probes: Probes = Probes()
     events: Events = Events()
     output: Output = Output()
+
+    @model_validator(mode="after")
+    def _compatible(self) -> Config:
+        problems = section_conflicts(self)
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -177,6 +256,29 @@ class Config(_Section):
         return parse_config(d)
 
 
+def section_conflicts(cfg: Config) -> list[str]:
+    """Task, model, loss and learning-rate rule that do not fit together (one message each)."""
+    t, m, out = cfg.task, cfg.model, []
+    tokens = t.name == "modular" and t.inputs == "tokens"
+    if m.name in SEQUENCE_MODELS and not tokens:
+        out.append(f"model.name = {m.name!r} reads token sequences: needs task.name = modular with "
+                   f"task.inputs = tokens (got task.name = {t.name!r}"
+                   + (f", task.inputs = {t.inputs!r})" if t.name == "modular" else ")"))
+    if tokens and m.name not in SEQUENCE_MODELS:
+        out.append(f"task.inputs = 'tokens' feeds a sequence model ({', '.join(SEQUENCE_MODELS)}); "
+                   f"model.name = {m.name!r} needs task.inputs = onehot")
+    if m.name == "committee" and t.name == "modular":
+        out.append("model.name = 'committee' has one scalar output; task.name = 'modular' needs one output "
+                   "per class (use an MLP with task.inputs = onehot, or the transformer)")
+    if cfg.train.loss == "cross_entropy" and t.name == "polynomial":
+        out.append("train.loss = 'cross_entropy' needs class labels; task.name = 'polynomial' is a "
+                   "regression (use mse)")
+    if cfg.scaling.lr_rule == "paper" and m.name == "transformer":
+        out.append("scaling.lr_rule = 'paper' (η = lr·N/α²) needs the committee width N; model.name = "
+                   "'transformer' has none: use inv_alpha2 (η = lr/α², the paper's Transformer runs) or plain")
+    return out
+
+
 def _fmt_loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -184,9 +286,23 @@ def _fmt_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+_UNIONS = {"task": TASK_SECTIONS, "model": MODEL_SECTIONS}
+
+
+def _untag(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type | None]:
+    """Drop the union tag pydantic puts after ``task``/``model``; also return the tagged section class."""
+    if len(loc) > 1 and loc[0] in _UNIONS and loc[1] in _UNIONS[loc[0]]:
+        return (loc[0],) + tuple(loc[2:]), _UNIONS[loc[0]][loc[1]]
+    return tuple(loc), None
+
+
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    loc, section = _untag(loc)
     model: Any = Config
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
+        if i == 0 and section is not None:
+            model = section
+            continue
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if field is None:
             return []
@@ -201,8 +317,11 @@ def parse_config(data: dict[str, Any] | None) -> Config:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = _fmt_loc(err["loc"])
-            if err["type"] == "extra_forbidden":
+            key = _fmt_loc(_untag(err["loc"])[0])
+            if err["type"] == "union_tag_invalid":
+                sections = _UNIONS.get(str(err["loc"][0]), {})
+                lines.append(f"{key}.name = {err['ctx'].get('tag')!r}: unknown; allowed are {', '.join(sections)}")
+            elif err["type"] == "extra_forbidden":
                 allowed = ", ".join(_allowed_keys(err["loc"]))
                 lines.append(f"{key}: unknown key; allowed here: {allowed}")
             elif err["type"] == "value_error":

@@ -55,7 +55,8 @@ class MSE(Loss):
 @dataclass(frozen=True)
 class CrossEntropy(Loss):
     """L = (1/P) Σ_μ [logsumexp(z_μ) − z_μ,y_μ] for logits z (P, K), integer labels y (P,).
-    dL/dz = (softmax(z) − onehot(y)) / P."""
+    dL/dz = (softmax(z) − onehot(y)) / P. The log-softmax is always taken in float64 (as the paper's
+    Transformer code does); the loss is float64, the gradient has the dtype of z."""
 
     name: str = "cross_entropy"
 
@@ -67,14 +68,15 @@ class CrossEntropy(Loss):
 
     def per_sample(self, pred: Tensor, y: Tensor) -> Tensor:
         self._check(pred, y)
-        picked = pred.gather(1, y.long().unsqueeze(1)).squeeze(1)
-        return torch.logsumexp(pred, dim=1) - picked
+        z = pred.to(torch.float64)
+        picked = z.gather(1, y.long().unsqueeze(1)).squeeze(1)
+        return torch.logsumexp(z, dim=1) - picked
 
     def grad(self, pred: Tensor, y: Tensor) -> Tensor:
         self._check(pred, y)
-        g = torch.softmax(pred, dim=1)
+        g = torch.softmax(pred.to(torch.float64), dim=1)
         g.scatter_add_(1, y.long().unsqueeze(1), torch.full_like(g[:, :1], -1.0))
-        return g.div_(pred.shape[0])
+        return g.div_(pred.shape[0]).to(pred.dtype)
 
 
 LOSSES: dict[str, Loss] = {"mse": MSE(), "cross_entropy": CrossEntropy()}

@@ -52,8 +52,11 @@ def _memory_bytes(device: torch.device) -> int:
 
 def check_resources(cfg: Config, device: torch.device) -> None:
     """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
-    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory."""
+    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory.
+    Only the committee on the polynomial task is estimated (other families fit easily or fail in torch)."""
     t, m = cfg.task, cfg.model
+    if t.name != "polynomial" or m.name != "committee":
+        return
     item = 8 if cfg.train.dtype == "float64" else 4
     need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
     have = _memory_bytes(device)
@@ -70,9 +73,13 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     dtype = DTYPES[cfg.train.dtype]
     check_resources(cfg, device)
     probes = select_probes(cfg)
-    data = TASKS[cfg.task.name](cfg.task).to(device, dtype)
+    data = TASKS[cfg.task.name](cfg.task)
+    if cfg.train.loss == "mse":
+        from grokscope.tasks.base import onehot_targets
+        data = onehot_targets(data)  # class labels → one-hot targets for per-class outputs
+    data = data.to(device, dtype)
     from grokscope.models import build_model
-    model = build_model(cfg.model, data.D)
+    model = build_model(cfg.model, data.D, data)
     params0 = _init_params(cfg, model, data.D, dtype, device)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
     loss = get_loss(cfg.train.loss)
@@ -83,16 +90,20 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
         engine_name, why = ("reduced", f"auto: {reason}") if exact else ("network", f"auto: {reason}")
     if engine_name == "reduced" and not exact:
         raise ConfigError(f"train.engine = 'reduced': not exact for this config: {reason}")
-    if cfg.model.init == "infinite" and engine_name != "reduced":
+    init = getattr(cfg.model, "init", "sampled")
+    if init == "infinite" and engine_name != "reduced":
         raise ConfigError("model.init = 'infinite': only the reduced engine simulates the infinite-width "
                           f"limit, but this run uses the {engine_name} engine ({reason})")
     if engine_name == "reduced":
-        engine = build_reduced(cfg, data, eta, W=params0["W"], init=cfg.model.init)
+        engine = build_reduced(cfg, data, eta, W=params0["W"], init=init)
     else:
         from grokscope.engines.network import NetworkEngine
         gen = torch.Generator().manual_seed(cfg.train.seed)
+        grad = cfg.train.grad if hasattr(model, "vjp") else "autograd"  # no hand-written gradient
+        if grad != cfg.train.grad:
+            why += f"; gradients by autograd (model.name = {cfg.model.name!r} has no hand-written vjp)"
         engine = NetworkEngine(model, params0, data, loss, make_optimizer(cfg.optim, eta),
-                               alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=cfg.train.grad,
+                               alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=grad,
                                batch_size=cfg.optim.batch_size, generator=gen)
     return {"data": data, "model": model, "engine": engine, "params0": params0, "probes": probes, "loss": loss, "eta": eta,
             "device": device, "dtype": dtype, "engine_name": engine_name, "engine_reason": why}
@@ -101,7 +112,7 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
 def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: torch.device):
     gen = torch.Generator().manual_seed(cfg.model.seed)
     params = model.init(gen, dtype)
-    if cfg.model.init_W:
+    if getattr(cfg.model, "init_W", None):
         from grokscope.arrays import load_array
         params["W"] = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D),
                                  shape_names=("model.N", "task.D")).to(dtype)
@@ -134,7 +145,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         f0 = (engine.outputs("train"), engine.outputs("test"))
         extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
         extra["k0"]["seconds"] = time.perf_counter() - t0
-    if "twin" in names and cfg.model.init == "infinite":
+    if "twin" in names and getattr(cfg.model, "init", None) == "infinite":
         probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
         extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
                                                    "see `grokscope theory` for the kernel-limit curve"}
