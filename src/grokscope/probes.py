@@ -130,6 +130,10 @@ def _twin(ctx: ProbeContext) -> dict[str, float]:
 
 
 def _has_ntk(cfg: Config) -> str | None:
+    if cfg.model.name == "transformer":
+        return ("needs the committee model: the per-run NTK probes, K₀ baseline and twin are not wired for "
+                "(P, K) class outputs yet; the transformer's NTK is available directly from "
+                "grokscope.diagnostics.ntk.ntk(model, params, X, alpha=...) (generic torch.func path)")
     return None if cfg.model.name == "committee" else "needs a model with an NTK path"
 
 
