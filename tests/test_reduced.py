@@ -183,7 +183,6 @@ def test_infinite_width_limit():
     ({"model.phi": "hermite", "model.k": 3}, False),
     ({"model.readouts": "trained"}, False),
     ({"model.readout_init": "normal"}, False),
-    ({"train.loss": "cross_entropy"}, False),
 ])
 def test_reduced_exact_for(over, ok):
     got, why = reduced_exact_for(_cfg(**over))
