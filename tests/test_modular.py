@@ -109,3 +109,11 @@ def test_unknown_task_name_and_incompatible_sections():
         load_config({"train": {"loss": "cross_entropy"}})
     # a section without a name is still the polynomial task (old configs keep working)
     assert load_config({"task": {"D": 5}}).task.name == "polynomial"
+
+
+def test_too_large_p_refused_before_any_work():
+    from grokscope.presets import get_preset
+    from grokscope.train import build
+    cfg = load_config(get_preset("fig6b"), {"task.p": 4093})  # 16.7 M pairs × 4093 logits
+    with pytest.raises(ConfigError, match=r"task.p = 4093: a full-batch run over its 16752649 pairs needs about"):
+        build(cfg)

@@ -53,8 +53,16 @@ def _memory_bytes(device: torch.device) -> int:
 def check_resources(cfg: Config, device: torch.device) -> None:
     """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
     plus the (P + P_test)·N activations and the data, against 80 % of the device's memory.
-    Only the committee on the polynomial task is estimated (other families fit easily or fail in torch)."""
+    Estimated for the committee on the polynomial task and for the modular task (other families: no check)."""
     t, m = cfg.task, cfg.model
+    if t.name == "modular":
+        from grokscope.tasks.modular import memory_bytes
+        need, have = memory_bytes(cfg), _memory_bytes(device)
+        if need > 0.8 * have:
+            raise ConfigError(f"task.p = {t.p}: a full-batch run over its {t.p**2} pairs needs about "
+                              f"{need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the "
+                              f"{have / 2**30:.1f} GiB on {device}; reduce task.p (or the model)")
+        return
     if t.name != "polynomial" or m.name != "committee":
         return
     item = 8 if cfg.train.dtype == "float64" else 4

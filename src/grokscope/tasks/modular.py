@@ -11,6 +11,8 @@ one-hot float targets (n, p) for the MSE loss. ``Dataset.classes`` = p.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from grokscope.config import ModularTask
@@ -91,3 +93,20 @@ def build(cfg: ModularTask) -> Dataset:
     if cfg.inputs == "tokens":
         meta["vocab"] = cfg.p + 1
     return Dataset(X[tr], y[tr], X[te], y[te], classes=cfg.p, meta=meta)
+
+
+def memory_bytes(cfg: Any) -> int:
+    """Rough peak bytes of a full-batch run on this task (a Config with task.name = modular): per pair
+    the outputs f, f₀ and the float64 loss copies (softmax, gradient), plus for the transformer the
+    activations autograd keeps (≈ n_ctx·(8·d_model + 2·H·n_ctx) + 3·d_mlp numbers), plus 6 parameter-
+    sized buffers (θ, θ₀, gradient, Adam moments, scratch)."""
+    t, m = cfg.task, cfg.model
+    item = 8 if cfg.train.dtype == "float64" else 4
+    n, K = t.p * t.p, t.p
+    per_pair = 2 * K * item + 3 * K * 8
+    params = 0
+    if m.name == "transformer":
+        d, he, n_ctx = m.d_model, m.n_heads * (m.d_head or m.d_model // m.n_heads), 3
+        per_pair += item * (n_ctx * (8 * d + 2 * m.n_heads * n_ctx) + 3 * m.d_mlp)
+        params = (t.p + 1 + n_ctx + 1) * d + 4 * d * he + 2 * d * m.d_mlp + m.d_mlp + d * K
+    return n * per_pair + 6 * params * item
