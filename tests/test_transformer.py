@@ -160,23 +160,31 @@ def test_end_to_end_run_cross_entropy(tmp_path):
     m, s = r.metrics, r.summary
     assert s["status"] == "completed" and s["steps_done"] == 150 and r.config == cfg
     assert "autograd" in s["engine"]["reason"]  # train.grad = analytic falls back: no hand vjp
-    for col in ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "param_change"):
+    for col in ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "param_change",
+                "lin_train_loss", "lin_test_loss"):
         assert col in m
+    # the linearised twin (parameter space: CE + AdamW) starts where the network starts and tracks it
+    # for the first steps; the network then leaves it (rich), which the laziness summary records
+    assert s["twin"]["method"] == "param" and "k0" not in s
+    assert m["lin_train_loss"].iloc[0] == m["train_loss"].iloc[0]
+    assert abs(m["lin_train_loss"].iloc[1] / m["train_loss"].iloc[1] - 1) < 1e-3
+    assert s["laziness"]["departure_step"] is not None and s["laziness"]["departure_step"] > 0
     # centred: f̃(θ₀) = 0, so the step-0 loss is log p exactly and the accuracy is chance (argmax of ties)
     assert m["train_loss"].iloc[0] == pytest.approx(math.log(7), rel=1e-12)
     assert m["train_loss"].iloc[-1] < 0.1 and m["train_acc"].iloc[-1] == 1.0
-    b = run(cfg, tmp_path / "b", quiet=True).metrics
-    assert m.equals(b)  # same config, bit-identical metrics
 
 
 def test_end_to_end_run_mse_on_onehot(tmp_path):
-    cfg = _run_cfg(tmp_path, **{"train.loss": "mse", "train.steps": 60, "optim.lr": 1e-2})
+    cfg = _run_cfg(tmp_path, **{"train.loss": "mse", "train.steps": 60, "optim.lr": 1e-2, "optim.name": "gd",
+                                "optim.weight_decay": 0.0})
     bb = build(cfg)
     assert bb["data"].y_train.shape == (bb["data"].P, 7) and bb["data"].y_train.dtype == torch.float64
     r = run(cfg, tmp_path / "mse", quiet=True)
     m = r.metrics
+    assert r.summary["twin"]["method"] == "param"  # the closed form needs scalar-output kernel blocks
     assert m["train_loss"].iloc[0] == pytest.approx(1 / 7, rel=1e-12)  # centred: mean((0 − e_c)²) = 1/p
     assert m["train_loss"].iloc[-1] < m["train_loss"].iloc[0] and "train_acc" in m
+    assert m.equals(run(cfg, tmp_path / "mse2", quiet=True).metrics)  # same config, bit-identical metrics
 
 
 def test_ntk_probes_refused_with_reason(tmp_path):
@@ -192,7 +200,8 @@ def test_smaller_alpha_generalises_sooner(tmp_path):
     for alpha in (0.25, 1.0):
         cfg = load_config(get_preset("fig6b"), {**SMALL["fig6b"], "scaling.alpha": alpha,
                                                 "output.root": str(tmp_path), "output.plots": False,
-                                                "train.progress": False})
+                                                "train.progress": False,
+                                                "probes.names": ["loss", "accuracy", "weights"]})
         m = run(cfg, tmp_path / f"a{alpha}", quiet=True).metrics
         best[alpha], final_train[alpha] = m["test_acc"].max(), m["train_acc"].iloc[-1]
         moved[alpha] = m["param_change"].iloc[-1]

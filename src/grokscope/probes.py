@@ -137,6 +137,11 @@ def _has_ntk(cfg: Config) -> str | None:
     return None if cfg.model.name == "committee" else "needs a model with an NTK path"
 
 
+def _has_twin(cfg: Config) -> str | None:
+    """The transformer's twin is the parameter-space one (generic JVP/VJP at θ₀, any loss/optimiser)."""
+    return None if cfg.model.name == "transformer" else _has_ntk(cfg)
+
+
 PROBES: dict[str, Probe] = {p.name: p for p in [
     Probe("loss", ("train_loss", "test_loss"), _loss, _always, "train and test loss"),
     Probe("exact_loss", ("test_loss_exact",), _exact, _quadratic_form, "exact population test loss"),
@@ -151,7 +156,7 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
                            "ntk_label_power_100"), _ntk_spectrum, _has_ntk,
           "test NTK effective rank and label power on its top 1/10/100 eigenvectors", expensive=True,
           points=5),
-    Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_ntk,
+    Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_twin,
           "the linearised twin's train and test loss (trained alongside with the same optimiser)"),
 ]}
 

@@ -147,7 +147,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     ctx = ProbeContext(engine, data, loss, model=b["model"])
     names = {p.name for p in probes}
     extra: dict[str, Any] = {}
-    if names & {"ntk", "ntk_spectrum", "twin"}:
+    if names & {"ntk", "ntk_spectrum"} or ("twin" in names and cfg.model.name == "committee"):
         t0 = time.perf_counter()
         K0 = initial_kernel(ctx)
         f0 = (engine.outputs("train"), engine.outputs("test"))
@@ -159,9 +159,11 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
                                                    "see `grokscope theory` for the kernel-limit curve"}
     elif "twin" in names:
         from grokscope.engines.linearized import make_twin
+        # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
+        # other models get the parameter-space twin
+        blocks = (ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"]) if "K0" in ctx.cache else None
         ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
-                             cfg.scaling.alpha, cfg.scaling.centre,
-                             kernel_blocks=(ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"]),
+                             cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
                              batch_size=cfg.optim.batch_size,
                              generator=torch.Generator().manual_seed(cfg.train.seed))
         extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
