@@ -266,3 +266,19 @@ def test_singular_kernel_more_samples_than_parameters():
     train_inf, test_inf = cf.at_step(math.inf)
     assert _rel(train_inf, off + K @ a) <= 1e-9 and _rel(test_inf, off_t + Kt @ a) <= 1e-9
     assert float(cf.train_loss(math.inf)) > 1e-3  # the residual outside range(K) stays
+
+
+def test_advance_matches_step_for_both_twins():
+    """The trainer's advance() (O(1) for the closed form) lands where step() does."""
+    data, (model, p0) = _data(), _committee()
+    blocks = _blocks(model, p0, data, 1.0)
+    a = make_twin(model, p0, data, "mse", Optim(), 3.0, 1.0, True, kernel_blocks=blocks)
+    b = make_twin(model, p0, data, "mse", Optim(), 3.0, 1.0, True, kernel_blocks=blocks)
+    pa, pb = make_twin(model, p0, data, "mse", Optim(), 3.0, 1.0, True), \
+        make_twin(model, p0, data, "mse", Optim(), 3.0, 1.0, True)
+    for _ in range(50):
+        a.advance(), b.step(), pa.advance(), pb.step()
+    assert a.t == b.t == 50
+    for split in ("train", "test"):
+        assert torch.allclose(a.outputs(split), b.outputs(split), rtol=0, atol=0)
+        assert torch.equal(pa.outputs(split), pb.outputs(split))

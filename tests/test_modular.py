@@ -105,8 +105,9 @@ def test_unknown_task_name_and_incompatible_sections():
         load_config({"task": {"name": "modular", "inputs": "onehot"}})
     with pytest.raises(ConfigError, match=r"task.inputs = 'tokens' feeds a sequence model"):
         load_config({"task": {"name": "modular", "inputs": "tokens"}})
+    from grokscope.train import build
     with pytest.raises(ConfigError, match=r"train.loss = 'cross_entropy' needs class labels"):
-        load_config({"train": {"loss": "cross_entropy"}})
+        build(load_config({"train": {"loss": "cross_entropy"}}))
     # a section without a name is still the polynomial task (old configs keep working)
     assert load_config({"task": {"D": 5}}).task.name == "polynomial"
 

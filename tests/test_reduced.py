@@ -183,6 +183,7 @@ def test_infinite_width_limit():
     ({"model.phi": "hermite", "model.k": 3}, False),
     ({"model.readouts": "trained"}, False),
     ({"model.readout_init": "normal"}, False),
+    ({"train.loss": "cross_entropy"}, False),
 ])
 def test_reduced_exact_for(over, ok):
     got, why = reduced_exact_for(_cfg(**over))
@@ -224,3 +225,26 @@ def test_float32_runs_close_to_float64():
     for _ in range(200):
         l64, l32 = red64.step(), red32.step()
     assert abs(float(l32) / float(l64) - 1) < 1e-3
+
+
+def test_ntk_input_gram_cache_is_invalidated_by_changes():
+    """The engine caches X1X2ᵀ for repeated probes; a new tensor or an in-place edit recomputes it."""
+    from grokscope.engines.reduced import ReducedEngine
+    from grokscope.tasks.base import Dataset
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(20, 4, generator=g, dtype=torch.float64)
+    data = Dataset(X, torch.randn(20, generator=g, dtype=torch.float64), X[:5].clone(), X[:5, 0].clone())
+    eng = ReducedEngine.from_params(torch.randn(7, 4, generator=g, dtype=torch.float64), data,
+                                    eps=0.3, alpha=1.0, eta=0.1, centre=True)
+    Xt = torch.randn(6, 4, generator=g, dtype=torch.float64)
+
+    def fresh(A):
+        G = torch.mm(A, eng.U).mul_(eng.eps)
+        G[:, 0] += 1.0
+        return (A @ A.T) * (G @ G.T) / eng.N
+
+    assert torch.allclose(eng.ntk(Xt), fresh(Xt), rtol=1e-14, atol=0)
+    Xt.mul_(2.0)  # in place: the cached Gram must not be reused
+    assert torch.allclose(eng.ntk(Xt), fresh(Xt), rtol=1e-14, atol=0)
+    eng.step()
+    assert torch.allclose(eng.ntk(Xt), fresh(Xt), rtol=1e-14, atol=0)

@@ -360,3 +360,48 @@ def test_theory_report_flags_settings_it_does_not_cover():
     d = theory_report(cfg)
     assert not d["applicable"] and d["verdict"]["expected_to_grok"] is None
     assert any("adam" in line for line in format_theory(d))
+
+
+@pytest.mark.parametrize("centre", [True, False])
+def test_reduced_engine_equals_the_theory_recursion(centre):
+    """Two implementations of one recursion: the engine's factor update (U, M = UUᵀ) and theory's
+    dense (w̄, M) map agree to 1e-10 over 300 steps (the engine is the fast path, theory the reference)."""
+    from grokscope.engines.reduced import ReducedEngine
+    from grokscope.tasks.base import Dataset
+    D, P, N, alpha, eps, eta = 6, 40, 11, 1.3, 0.4, 1.5
+    X, tg = _inputs(P, D, 30), _target(D, 31)
+    y = _values(tg, X)
+    W = torch.randn(N, D, generator=_gen(32), dtype=F64)
+    data = Dataset(X, y, _inputs(10, D, 33), y[:10])
+    eng = ReducedEngine.from_params(W, data, eps=eps, alpha=alpha, eta=eta, centre=centre)
+    for _ in range(300):
+        eng.step()
+    w0, M0 = stats_from_weights(W)
+    dyn = empirical_dynamics(X, y, alpha, eps, eta, N, w0, M0, centre=centre)
+    res = iterate(dyn, 300, loss_fns(dyn, X, y))
+    wb, M = eng.stats()
+    assert _rel(wb, res["wbar"]) < 1e-10 and _rel(M, res["M"]) < 1e-10
+
+
+def test_theory_overlay_on_a_run(tmp_path):
+    """`grokscope theory --run` draws the kernel-limit curves over a run; at the run's logged steps
+    they equal the run's own linearised twin (same K₀, same η) to 1e-9."""
+    from conftest import small_config
+
+    from grokscope.cli import main
+    from grokscope.store import load_run
+    from grokscope.theory.overlay import overlay_data
+    from grokscope.train import run
+    cfg = small_config(tmp_path, **{"train.engine": "reduced", "probes.names": ["loss", "twin"]})
+    r = run(cfg, tmp_path / "r")
+    d = overlay_data(r)
+    lin = r.metrics.set_index("step")["lin_test_loss"]
+    k = dict(zip(d["steps"], d["kernel"]["test_loss"][:-1]))
+    for s, v in lin.items():
+        assert k[int(s)] == pytest.approx(v, rel=1e-9)
+    assert main(["theory", "--run", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "figures" / "theory.png").stat().st_size > 10_000
+    assert load_run(tmp_path / "r").metrics.equals(r.metrics)  # a view never changes the run
+    bad = small_config(tmp_path, **{"model.phi": "tanh", "output.root": str(tmp_path / "b")})
+    run(bad, tmp_path / "b")
+    assert main(["theory", "--run", str(tmp_path / "b")]) == 2

@@ -195,7 +195,8 @@ def test_ntk_probes_refused_with_reason(tmp_path):
 def test_smaller_alpha_generalises_sooner(tmp_path):
     """Paper Fig 6(b): grokking in the transformer shrinks as α shrinks. Reduced fig6b (p = 17, 60 %
     train, d_model 16, η = 2e-3/α², 600 AdamW steps): both α fit the training set, but within the run
-    α = 0.25 reaches a much higher test accuracy than α = 1 (measured 0.49 vs 0.08; margin 0.25)."""
+    α = 0.25 reaches a much higher test accuracy than α = 1 (measured 0.49 vs 0.08 here; over three other
+    model/split seeds 0.40 vs 0.21, 0.78 vs 0.31, 0.72 vs 0.43: margin 0.15)."""
     best, final_train, moved = {}, {}, {}
     for alpha in (0.25, 1.0):
         cfg = load_config(get_preset("fig6b"), {**SMALL["fig6b"], "scaling.alpha": alpha,
@@ -206,8 +207,8 @@ def test_smaller_alpha_generalises_sooner(tmp_path):
         best[alpha], final_train[alpha] = m["test_acc"].max(), m["train_acc"].iloc[-1]
         moved[alpha] = m["param_change"].iloc[-1]
     assert min(final_train.values()) >= 0.95, final_train  # both memorise
-    assert best[0.25] >= best[1.0] + 0.25, best
-    # lazier at larger α: the weights move less (measured ‖θ − θ₀‖/‖θ₀‖ 1.73 vs 1.12)
+    assert best[0.25] >= best[1.0] + 0.15, best
+    # lazier at larger α: the weights move less (measured ‖θ − θ₀‖/‖θ₀‖ 1.73 vs 1.12; other seeds ≥ 1.33×)
     assert moved[1.0] * 1.2 <= moved[0.25], moved
 
 
@@ -219,6 +220,7 @@ def test_presets_paper_settings_and_small_variant_builds(name):
     assert (m.d_model, m.n_heads, m.d_mlp, m.act) == (128, 4, 512, "relu")
     assert (o.name, o.lr, tuple(o.betas), sc.lr_rule, sc.centre, cfg.train.loss) == \
         ("adamw", 6e-6, (0.9, 0.98), "inv_alpha2", True, "cross_entropy")
+    assert (cfg.train.dtype, cfg.train.loss_dtype) == ("float32", "float64")  # float64 log-softmax
     assert (sc.alpha, o.weight_decay) == {"fig6b": (0.5, 1.0), "fig12a": (0.5, 1.0), "fig12b": (0.5, 5.0),
                                           "fig12c": (1.4, 5.0)}[name]
     assert load_config(str(Path(__file__).parents[1] / "experiments" / f"{name}.yaml")) == cfg

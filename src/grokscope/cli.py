@@ -71,12 +71,26 @@ def cmd_theory(args: argparse.Namespace) -> int:
     import json
 
     from grokscope.theory.summary import format_theory, theory_report
-    cfg = _config_from_args(args)
-    rep = theory_report(cfg)
+    if args.run:
+        if args.config or args.preset or args.set:
+            raise ConfigError("theory --run RUN_DIR uses the run's own config: give no CONFIG, --preset or --set")
+        from grokscope.store import load_run
+        from grokscope.theory.overlay import overlay_data, save_theory_figure
+        run = load_run(args.run)
+        try:
+            data = overlay_data(run)
+        except ValueError as exc:
+            raise ConfigError(f"theory --run {args.run}: {exc}") from None
+        rep = data["report"]
+        path = save_theory_figure(run, data)
+    else:
+        rep, path = theory_report(_config_from_args(args)), None
     if args.json:
         print(json.dumps(rep, indent=2, default=str))
     else:
         print("\n".join(format_theory(rep)))
+    if path is not None:
+        print(f"theory curves over the run: {path}", file=sys.stderr)
     return 0
 
 
@@ -116,6 +130,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="named config (see `grokscope presets`)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--run", metavar="RUN_DIR",
+                   help="use a finished run's config and draw the theory curves over it (figures/theory.png)")
     p.set_defaults(fn=cmd_theory, out=None, name=None, no_progress=False)
     p = sub.add_parser("presets", help="list named configs")
     p.set_defaults(fn=cmd_presets)

@@ -5,12 +5,22 @@ before any work starts. Names follow the paper: D, P, N, alpha, eps, beta.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -156,6 +166,23 @@ class Optim(_Section):
     adam_eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     batch_size: int | None = Field(None, gt=0)
+    weight_decay_mode: Literal["auto", "l2", "decoupled"] = Field(
+        "auto", description="l2: g + λθ enters the update; decoupled: θ ← θ(1 − ηλ) (AdamW style); "
+                            "auto: decoupled for adamw, l2 otherwise")
+    orthogonal: bool = Field(False, description="⊥Grad: remove each tensor's gradient component along "
+                                                "its weights, rescale to ‖g‖, then step the base optimiser")
+    fixed_norm: Literal["initial"] | float | None = Field(
+        None, description="after every step rescale the trainable weights to this global norm "
+                          "('initial': ‖θ₀‖), Omnigrok's reduced landscape")
+
+    @field_validator("fixed_norm", mode="before")
+    @classmethod
+    def _fixed_norm(cls, v: Any) -> Any:
+        ok = v is None or v == "initial" or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               and v > 0 and math.isfinite(v))
+        if not ok:
+            raise ValueError(f"optim.fixed_norm = {v!r}: allowed are null, 'initial' (‖θ₀‖) or a norm > 0")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> Optim:
@@ -172,12 +199,16 @@ class Train(_Section):
     steps: int = Field(100_000, ge=1)
     log_per_decade: int = Field(100, ge=1, le=10_000, description="probe points per decade of steps")
     engine: Literal["auto", "network", "reduced"] = "auto"
-    loss: Literal["mse", "cross_entropy"] = "mse"
+    loss: Literal["mse", "cross_entropy", "stablemax"] = "mse"
     grad: Literal["analytic", "autograd"] = "analytic"
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     dtype: Literal["float64", "float32"] = "float64"
     seed: int = Field(0, description="seed for mini-batch sampling")
     progress: bool = True
+    logits_dtype: Literal["auto", "float16", "float32", "float64"] = Field(
+        "auto", description="precision the model output is rounded to before the loss (auto: train.dtype)")
+    loss_dtype: Literal["auto", "float16", "float32", "float64"] = Field(
+        "auto", description="precision of the loss/softmax computation (auto: the logits dtype)")
 
     @model_validator(mode="after")
     def _device(self) -> Train:
@@ -186,6 +217,18 @@ class Train(_Section):
         if not ok:
             raise ValueError(f"train.device = {d!r}: allowed are auto, cpu, cuda, cuda:N")
         return self
+
+
+class Init(_Section):
+    """Generic transforms of any model's initial weights, applied after the model's own init (and
+    ``model.init_W``): each selected weight matrix (ndim ≥ 2; the last two axes, leading axes batched)
+    is truncated to ``rank`` by SVD and rescaled to its full-rank Frobenius norm (Liu et al. 2024);
+    then every trainable tensor is multiplied by ``scale`` (Omnigrok's init scale)."""
+
+    rank: int | None = Field(None, ge=1, description="SVD rank of the initial weight matrices (null: full)")
+    scale: float = Field(1.0, gt=0, description="multiplies every trainable initial weight")
+    params: list[str] | None = Field(None, description="names of the tensors the rank applies to "
+                                                       "(null: every trainable tensor with ndim ≥ 2)")
 
 
 class Probes(_Section):
@@ -234,6 +277,7 @@ class Config(_Section):
     scaling: Scaling = Scaling()
     optim: Optim = Optim()
     train: Train = Train()
+    init: Init = Init()
     probes: Probes = Probes()
     events: Events = Events()
     output: Output = Output()
@@ -270,9 +314,6 @@ def section_conflicts(cfg: Config) -> list[str]:
     if m.name == "committee" and t.name == "modular":
         out.append("model.name = 'committee' has one scalar output; task.name = 'modular' needs one output "
                    "per class (use an MLP with task.inputs = onehot, or the transformer)")
-    if cfg.train.loss == "cross_entropy" and t.name == "polynomial":
-        out.append("train.loss = 'cross_entropy' needs class labels; task.name = 'polynomial' is a "
-                   "regression (use mse)")
     if cfg.scaling.lr_rule == "paper" and m.name == "transformer":
         out.append("scaling.lr_rule = 'paper' (η = lr·N/α²) needs the committee width N; model.name = "
                    "'transformer' has none: use inv_alpha2 (η = lr/α², the paper's Transformer runs) or plain")

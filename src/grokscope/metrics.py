@@ -25,6 +25,9 @@ METRICS: dict[str, str] = {
     "ntk_label_power_100": "fraction of ‖y_test‖² on the top 100 eigenvectors (paper condition (1))",
     "lin_train_loss": "train loss of the linearised twin (model linearised at θ₀, same optimiser)",
     "lin_test_loss": "test loss of the linearised twin",
+    "sc_fraction": "fraction of train samples in Softmax Collapse: fl(Σ_j exp(z_j − max z)) == 1 in the "
+                   "working precision (train.logits_dtype / loss_dtype); for stablemax, Σ_j s(z_j)/s(max z) == 1",
+    "zero_loss_fraction": "fraction of train samples whose loss is exactly 0 in the working precision",
 }
 
 

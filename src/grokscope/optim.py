@@ -19,7 +19,8 @@ from torch import Tensor
 
 from grokscope.config import Optim
 
-__all__ = ["GD", "OPTIMIZERS", "Adam", "Momentum", "Optimizer", "make_optimizer"]
+__all__ = ["GD", "OPTIMIZERS", "Adam", "FixedNorm", "Momentum", "Optimizer", "Orthogonal", "make_optimizer",
+           "orthogonal_grad"]
 
 LR = float | Tensor
 Params = dict[str, Tensor]
@@ -34,8 +35,9 @@ class Optimizer(Protocol):
 class _Base:
     """Holds η and weight decay λ; ``_lr(p)`` gives η as a float or a view broadcastable to p."""
 
-    def __init__(self, lr: LR, weight_decay: float = 0.0) -> None:
+    def __init__(self, lr: LR, weight_decay: float = 0.0, decoupled: bool = False) -> None:
         self.weight_decay = float(weight_decay)
+        self.decoupled = decoupled
         self.lr = lr
 
     @property
@@ -64,13 +66,17 @@ class _Base:
         return view
 
     def _decayed(self, p: Tensor, g: Tensor, buf: Tensor | None) -> Tensor:
-        """g + λ p (coupled L2 weight decay) written into ``buf``; g itself when λ = 0."""
+        """g + λ p (coupled L2 weight decay) written into ``buf``; g itself when λ = 0. Decoupled decay
+        instead shrinks p ← p(1 − ηλ) here, before the update (torch AdamW's order), and returns g."""
         if self.weight_decay == 0.0:
+            return g
+        if self.decoupled:
+            p.mul_(1.0 - self._lr(p) * self.weight_decay)
             return g
         return torch.add(g, p, alpha=self.weight_decay, out=buf)
 
     def _bufs(self, params: Params) -> dict[str, Tensor] | None:
-        if self.weight_decay == 0.0:
+        if self.weight_decay == 0.0 or self.decoupled:
             return None
         return {k: torch.empty_like(p) for k, p in params.items()}
 
@@ -84,7 +90,8 @@ class _Base:
 
 
 class GD(_Base):
-    """Gradient descent (``gd``, ``sgd``): p ← p − η (g + λp). Mini-batching is the trainer's job."""
+    """Gradient descent (``gd``, ``sgd``): p ← p − η (g + λp); decoupled: p ← p(1 − ηλ) − ηg (equal in
+    exact arithmetic). Mini-batching is the trainer's job."""
 
     def init(self, params: Params) -> dict[str, Any]:
         return {"step": 0, "wd_buf": self._bufs(params)}
@@ -98,10 +105,12 @@ class GD(_Base):
 
 
 class Momentum(_Base):
-    """Heavy ball (torch SGD(momentum=μ), no dampening): v ← μv + (g + λp); p ← p − ηv."""
+    """Heavy ball (torch SGD(momentum=μ), no dampening): v ← μv + (g + λp); p ← p − ηv.
+    Decoupled: p ← p(1 − ηλ); v ← μv + g; p ← p − ηv (the decay never enters the velocity)."""
 
-    def __init__(self, lr: LR, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
+    def __init__(self, lr: LR, momentum: float = 0.9, weight_decay: float = 0.0,
+                 decoupled: bool = False) -> None:
+        super().__init__(lr, weight_decay, decoupled)
         self.momentum = float(momentum)
 
     def init(self, params: Params) -> dict[str, Any]:
@@ -124,10 +133,9 @@ class Adam(_Base):
 
     def __init__(self, lr: LR, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled: bool = False) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, decoupled)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
-        self.decoupled = decoupled
 
     def init(self, params: Params) -> dict[str, Any]:
         zeros = lambda: {k: torch.zeros_like(p) for k, p in params.items()}
@@ -157,23 +165,119 @@ class Adam(_Base):
                 p.addcdiv_(m, denom, value=-lr / bc1)
 
 
+def decoupled_decay(cfg: Optim) -> bool:
+    """Whether weight decay is decoupled: ``optim.weight_decay_mode``, where auto = (name == adamw)."""
+    mode = getattr(cfg, "weight_decay_mode", "auto")
+    return cfg.name == "adamw" if mode == "auto" else mode == "decoupled"
+
+
 def _adam(cfg: Optim, lr: LR, decoupled: bool) -> Adam:
     return Adam(lr, cfg.betas, cfg.adam_eps, cfg.weight_decay, decoupled=decoupled)
 
 
 OPTIMIZERS: dict[str, Callable[[Optim, LR], Optimizer]] = {
-    "gd": lambda cfg, lr: GD(lr, cfg.weight_decay),
-    "sgd": lambda cfg, lr: GD(lr, cfg.weight_decay),
-    "momentum": lambda cfg, lr: Momentum(lr, cfg.momentum, cfg.weight_decay),
-    "adam": lambda cfg, lr: _adam(cfg, lr, decoupled=False),
-    "adamw": lambda cfg, lr: _adam(cfg, lr, decoupled=True),
+    "gd": lambda cfg, lr: GD(lr, cfg.weight_decay, decoupled_decay(cfg)),
+    "sgd": lambda cfg, lr: GD(lr, cfg.weight_decay, decoupled_decay(cfg)),
+    "momentum": lambda cfg, lr: Momentum(lr, cfg.momentum, cfg.weight_decay, decoupled_decay(cfg)),
+    "adam": lambda cfg, lr: _adam(cfg, lr, decoupled=decoupled_decay(cfg)),
+    "adamw": lambda cfg, lr: _adam(cfg, lr, decoupled=decoupled_decay(cfg)),
 }
 
 
-def make_optimizer(cfg: Optim, lr: LR) -> Optimizer:
-    """The optimiser ``cfg.name`` with final learning rate η = ``lr`` (float or per-member tensor)."""
+def make_optimizer(cfg: Optim, lr: LR, *, members: bool | None = None) -> Optimizer:
+    """The optimiser ``cfg.name`` with final learning rate η = ``lr`` (float or per-member tensor),
+    wrapped by :class:`Orthogonal` (``cfg.orthogonal``) and :class:`FixedNorm` (``cfg.fixed_norm``).
+    ``members``: params carry a leading member axis (per-member projections and norms); None infers
+    it from a per-member tensor ``lr``. An ensemble with a scalar lr must pass ``members=True``."""
     try:
         factory = OPTIMIZERS[cfg.name]
     except KeyError:
         raise ValueError(f"optim.name = {cfg.name!r}: allowed are {', '.join(OPTIMIZERS)}") from None
-    return factory(cfg, lr)
+    opt = factory(cfg, lr)
+    if members is None:
+        members = isinstance(lr, Tensor) and lr.numel() > 1
+    if getattr(cfg, "orthogonal", False):
+        opt = Orthogonal(opt, members=members)
+    if getattr(cfg, "fixed_norm", None) is not None:
+        opt = FixedNorm(opt, cfg.fixed_norm, members=members)
+    return opt
+
+
+def _dot(a: Tensor, b: Tensor, members: bool) -> Tensor:
+    """Σ a·b over the whole tensor (shape ()), or per member over all but axis 0 (shape (E, 1, ..., 1))."""
+    if not members or a.ndim == 0:
+        return (a * b).sum()
+    return (a * b).sum(dim=tuple(range(1, a.ndim)), keepdim=True)
+
+
+def orthogonal_grad(w: Tensor, g: Tensor, members: bool = False) -> Tensor:
+    """⊥Grad of one tensor (Prieto et al. 2025, per parameter tensor as their code):
+    g⊥ = g − (w·g / w·w) w, returned rescaled to ‖g‖: g⊥·‖g‖/‖g⊥‖. Where w = 0 or g⊥ = 0 (g ∥ w) the
+    division is guarded (the reference adds 1e-30 to both denominators; we use the dtype's ``tiny``),
+    giving g (w = 0) or 0 (g ∥ w). ``members``: per slice of the leading axis."""
+    tiny = torch.finfo(g.dtype).tiny
+    ww = _dot(w, w, members)
+    proj = _dot(w, g, members) / ww.clamp_min(tiny)
+    gp = g - proj * w
+    return gp * (_dot(g, g, members).sqrt() / _dot(gp, gp, members).sqrt().clamp_min(tiny))
+
+
+class _Wrapper:
+    """Reads and writes every attribute it does not own (lr, weight_decay, betas, ...) through to the
+    base optimiser, so ``opt.lr = new_eta`` on a wrapped optimiser reaches the base."""
+
+    _own: tuple[str, ...] = ("base", "members")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self)._own:
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self)._own:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.base, name, value)
+
+
+class Orthogonal(_Wrapper):
+    """⊥Grad wrapper over any optimiser: ``step`` replaces each trainable tensor's gradient by
+    :func:`orthogonal_grad` and calls the base optimiser with every one of its options untouched
+    (betas, eps, momentum, weight decay: the base adds λθ or decays θ itself, after the projection, as
+    torch optimisers do inside the reference wrapper)."""
+
+    def __init__(self, base: Optimizer, members: bool = False) -> None:
+        self.base, self.members = base, members
+
+    def init(self, params: Params) -> dict[str, Any]:
+        return self.base.init(params)
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None:
+        gp = {k: orthogonal_grad(p, grads[k], self.members) for k, p in params.items()}
+        self.base.step(params, gp, state)
+
+
+class FixedNorm(_Wrapper):
+    """Omnigrok's reduced landscape: after every base step, θ ← θ·(n★/‖θ‖) with ‖θ‖ the global norm
+    over all trainable tensors (per member with ``members``); n★ = ‖θ₀‖ at ``init`` for 'initial',
+    else the given float."""
+
+    _own = ("base", "members", "target")
+
+    def __init__(self, base: Optimizer, target: str | float, members: bool = False) -> None:
+        self.base, self.target, self.members = base, target, members
+
+    def _norm(self, params: Params) -> Tensor:
+        return sum(_dot(p, p, self.members).reshape(-1) for p in params.values()).sqrt()  # () or (E,)
+
+    def init(self, params: Params) -> dict[str, Any]:
+        state = self.base.init(params)
+        target = self._norm(params) if self.target == "initial" else float(self.target)
+        state["fixed_norm"] = target.clone() if isinstance(target, Tensor) else target
+        return state
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None:
+        self.base.step(params, grads, state)
+        factor = state["fixed_norm"] / self._norm(params)
+        for p in params.values():
+            p.mul_(factor.reshape((-1,) + (1,) * (p.ndim - 1)) if self.members and p.ndim else factor)

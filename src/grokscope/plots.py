@@ -105,25 +105,26 @@ def movement_panel(run: Any, ax: Any = None) -> Any:
 
 def save_run_figures(run: Any) -> list[str]:
     """Write figures/fig1.png (and figures/decomposition.png when logged); returns relative paths."""
+    from grokscope.store import atomic_write_figure
     plt = _plt()
     out = Path(run.path) / "figures"
     out.mkdir(exist_ok=True)
     written = []
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
     fig1_panel(run, ax)
-    fig.savefig(out / "fig1.png", dpi=120)
+    atomic_write_figure(out / "fig1.png", fig)
     plt.close(fig)
     written.append("figures/fig1.png")
     if {"decomp_variance", "test_loss_exact"} <= set(run.metrics.columns):
         fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
         decomposition_panel(run, ax)
-        fig.savefig(out / "decomposition.png", dpi=120)
+        atomic_write_figure(out / "decomposition.png", fig)
         plt.close(fig)
         written.append("figures/decomposition.png")
     if "kernel_distance" in run.metrics or "param_change" in run.metrics:
         fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
         movement_panel(run, ax)
-        fig.savefig(out / "movement.png", dpi=120)
+        atomic_write_figure(out / "movement.png", fig)
         plt.close(fig)
         written.append("figures/movement.png")
     if "test_acc" in run.metrics and run.metrics["test_acc"].notna().any():

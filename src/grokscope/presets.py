@@ -18,13 +18,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _transformer(alpha: float, weight_decay: float) -> dict[str, Any]:
     """Paper §5.4 (Nanda et al.'s transformer): p = 113 addition, frac_train 0.4, split seed 0, centred
-    cross-entropy on α·(logits − logits₀), AdamW betas (0.9, 0.98), η = 6e-6/α², full batch, 2·10⁵ steps."""
+    cross-entropy on α·(logits − logits₀) with a float64 log-softmax (float32 model), AdamW betas
+    (0.9, 0.98), η = 6e-6/α², full batch, 2·10⁵ steps."""
     return {
         "task": {"name": "modular", "p": 113, "op": "add", "frac_train": 0.4, "split_seed": 0, "inputs": "tokens"},
         "model": {"name": "transformer", "d_model": 128, "n_heads": 4, "d_mlp": 512, "act": "relu", "seed": 1},
         "scaling": {"alpha": alpha, "centre": True, "lr_rule": "inv_alpha2"},
         "optim": {"name": "adamw", "lr": 6e-6, "betas": [0.9, 0.98], "weight_decay": weight_decay},
-        "train": {"steps": 200_000, "loss": "cross_entropy", "dtype": "float32", "log_per_decade": 50},
+        "train": {"steps": 200_000, "loss": "cross_entropy", "dtype": "float32", "loss_dtype": "float64",
+                  "log_per_decade": 50},
         "events": {"thresholds": [0.1], "relative": [0.1]},
     }
 

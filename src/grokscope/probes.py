@@ -103,7 +103,7 @@ def initial_kernel(ctx: ProbeContext) -> dict[str, Any]:
 def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     from grokscope.diagnostics import kernels as kr
     K0 = initial_kernel(ctx)["test"]
-    K = ctx.engine.ntk(ctx.data.X_test)
+    K = _test_kernel(ctx)
     y = ctx.data.y_test
     out = {"ntk_alignment": float(kr.alignment_onesided(K, y)), "ntk_alignment_uncentred": float(kr.alignment(K, y)),
            "ntk_cka": float(kr.cka_labels(K, y)), "kernel_distance": float(kr.kernel_distance(K, K0))}
@@ -115,18 +115,45 @@ def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     return out
 
 
+def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
+    """The current test-set NTK, computed once per probe step and shared by the NTK probes."""
+    hit = ctx.cache.get("K_test")
+    if hit is None or hit[0] != ctx.cache["step"]:
+        hit = ctx.cache["K_test"] = (ctx.cache["step"], ctx.engine.ntk(ctx.data.X_test))
+    return hit[1]
+
+
 def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics import kernels as kr
-    K = ctx.engine.ntk(ctx.data.X_test)
+    K = _test_kernel(ctx)
     n = K.shape[0]
-    power = kr.label_power(K, ctx.data.y_test, [min(k, n) for k in (1, 10, 100)])
-    return {"ntk_effective_rank": float(kr.effective_rank(K)), "ntk_label_power_1": float(power[0]),
+    eig = kr.eigh_desc(K)
+    power = kr.label_power(K, ctx.data.y_test, [min(k, n) for k in (1, 10, 100)], eig=eig)
+    return {"ntk_effective_rank": float(kr.effective_rank(K, eig=eig)), "ntk_label_power_1": float(power[0]),
             "ntk_label_power_10": float(power[1]), "ntk_label_power_100": float(power[2])}
 
 
 def _twin(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.engines.linearized import lin_metrics
     return lin_metrics(ctx.twin, ctx.data, ctx.loss)
+
+
+def _softmax_collapse(ctx: ProbeContext) -> dict[str, float]:
+    """SC fraction of the train logits in the run's working precision, and the zero-loss fraction."""
+    from grokscope.losses import softmax_collapse_fraction, working_dtypes, zero_loss_fraction
+    z, y = ctx.engine.outputs("train"), ctx.data.y_train
+    if z.ndim != 2:
+        raise ValueError(f"softmax_collapse needs logits (P, K); the model outputs shape {tuple(z.shape)}")
+    stablemax = getattr(ctx.loss, "name", None) == "stablemax"  # the collapse of the loss's own normaliser
+    return {"sc_fraction": softmax_collapse_fraction(z, *working_dtypes(ctx.loss, z), stablemax=stablemax),
+            "zero_loss_fraction": zero_loss_fraction(ctx.loss, z, y)}
+
+
+def _logits(cfg: Config) -> str | None:
+    why = _classification(cfg)
+    if why is not None:
+        return why + "; softmax collapse is defined for class logits"
+    return None
 
 
 def _has_ntk(cfg: Config) -> str | None:
@@ -158,6 +185,8 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
           points=5),
     Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_twin,
           "the linearised twin's train and test loss (trained alongside with the same optimiser)"),
+    Probe("softmax_collapse", ("sc_fraction", "zero_loss_fraction"), _softmax_collapse, _logits,
+          "fraction of train samples in Softmax Collapse and with exactly zero loss (working precision)"),
 ]}
 
 

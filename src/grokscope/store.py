@@ -42,6 +42,14 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def atomic_write_figure(path: Path, fig: Any, dpi: int = 120) -> None:
+    """A matplotlib figure saved as PNG through :func:`atomic_write_bytes` (never half-written)."""
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -55,9 +63,27 @@ def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
         raise
 
 
+# keys added after the first release, with the default that changes nothing: dropped from the hash at
+# that default, so earlier configs keep their run ids
+NEUTRAL_DEFAULTS = {("optim", "weight_decay_mode"): "auto", ("optim", "orthogonal"): False,
+                    ("optim", "fixed_norm"): None, ("train", "logits_dtype"): "auto",
+                    ("train", "loss_dtype"): "auto", ("init", "rank"): None, ("init", "scale"): 1.0,
+                    ("init", "params"): None}
+
+
+def _drop_neutral_defaults(d: dict) -> None:
+    for (sec, key), default in NEUTRAL_DEFAULTS.items():
+        if sec in d and key in d[sec] and d[sec][key] == default and type(d[sec][key]) is type(default):
+            del d[sec][key]
+    for sec in {sec for sec, _ in NEUTRAL_DEFAULTS}:
+        if sec in d and d[sec] == {}:
+            del d[sec]
+
+
 def run_id(cfg: Config) -> str:
     """Hash of the resolved config, output and progress-bar settings excluded (they change no result)."""
     d = cfg.to_dict()
+    _drop_neutral_defaults(d)
     d.pop("output", None)
     d["train"].pop("progress", None)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()

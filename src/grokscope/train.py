@@ -21,7 +21,7 @@ from grokscope import __version__
 from grokscope.config import Config, ConfigError
 from grokscope.diagnostics.events import format_events, grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
-from grokscope.losses import get_loss
+from grokscope.losses import get_loss, with_precision
 from grokscope.optim import make_optimizer
 from grokscope.probes import ProbeContext, initial_kernel, probe_steps, select_probes
 from grokscope.scaling import learning_rate
@@ -82,6 +82,9 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     check_resources(cfg, device)
     probes = select_probes(cfg)
     data = TASKS[cfg.task.name](cfg.task)
+    if cfg.train.loss != "mse" and data.classes is None:
+        raise ConfigError(f"train.loss = {cfg.train.loss!r} needs class labels; task.name = {cfg.task.name!r} "
+                          "has none (use mse)")
     if cfg.train.loss == "mse":
         from grokscope.tasks.base import onehot_targets
         data = onehot_targets(data)  # class labels → one-hot targets for per-class outputs
@@ -90,7 +93,7 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     model = build_model(cfg.model, data.D, data)
     params0 = _init_params(cfg, model, data.D, dtype, device)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
-    loss = get_loss(cfg.train.loss)
+    loss = with_precision(get_loss(cfg.train.loss), cfg.train.logits_dtype, cfg.train.loss_dtype, dtype)
     engine_name, why = cfg.train.engine, "requested"
     from grokscope.engines.reduced import build_reduced, reduced_exact_for
     exact, reason = reduced_exact_for(cfg)
@@ -124,6 +127,12 @@ def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: to
         from grokscope.arrays import load_array
         params["W"] = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D),
                                  shape_names=("model.N", "task.D")).to(dtype)
+    if cfg.init.rank is not None or cfg.init.scale != 1.0:
+        if getattr(cfg.model, "init", None) == "infinite":
+            raise ConfigError("init.rank / init.scale: transform sampled weights, but model.init = 'infinite' "
+                              "has none (set model.sigma for the infinite-width scale)")
+        from grokscope.initialise import apply_init
+        params = apply_init(params, cfg.init, model.trainable)
     return {k: v.to(device) for k, v in params.items()}
 
 
@@ -214,7 +223,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
             t0 = time.perf_counter()
             value = engine.step()
             if ctx.twin is not None:
-                ctx.twin.step()
+                ctx.twin.advance()
             step += 1
             if step % check_every == 0 and not math.isfinite(float(value)):
                 status, reason = "diverged", f"train loss {float(value)} at step {step}"
@@ -230,6 +239,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
         try:  # record the state where the run stopped, so nothing reached is lost
             row = {"step": step}
+            ctx.cache["step"] = step
             for p in probes:
                 row.update(p.fn(ctx))
             rows.append(row)

@@ -98,23 +98,30 @@ def spectrum(K: Tensor) -> Tensor:
     return torch.linalg.eigvalsh(0.5 * (_square(K) + K.T)).flip(0)
 
 
-def effective_rank(K: Tensor) -> Tensor:
+def eigh_desc(K: Tensor) -> tuple[Tensor, Tensor]:
+    """(eigenvalues descending (n,), eigenvectors as columns (n, n)) of the symmetrised K: compute
+    once and pass as ``eig=`` to :func:`effective_rank` and :func:`label_power`."""
+    return _eigh_desc(_square(K))
+
+
+def effective_rank(K: Tensor, eig: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Entropy effective rank exp(−Σ_i p_i log p_i), p_i = λ_i⁺/Σ_j λ_j⁺ (Roy & Vetterli 2007),
     negative eigenvalues clipped to 0. Between 1 (rank one) and n (flat spectrum). Scalar."""
-    lam = spectrum(K).clamp_min(0)
+    lam = (spectrum(K) if eig is None else eig[0]).clamp_min(0)
     p = lam / lam.sum()
     p = p[p > 0]
     return torch.exp(-(p * p.log()).sum())
 
 
-def label_power(K: Tensor, y: Tensor, ks: int | Sequence[int] | None = None) -> Tensor:
+def label_power(K: Tensor, y: Tensor, ks: int | Sequence[int] | None = None,
+                eig: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Cumulative fraction of ‖y‖² on the top-k eigenvectors of K: C(k) = Σ_{i≤k} ‖v_iᵀy‖² / ‖y‖²
     (eigenvalues descending; paper condition (1): a task is hard for the initial kernel when C(k)
     stays small until large k). ks: int, list of ints (1 ≤ k ≤ n), or None for all k = 1..n.
     Returns (len(ks),), or (n,) for None; C(n) = 1."""
     n = _square(K).shape[0]
     Y = _labels(y, n)
-    _, V = _eigh_desc(K)
+    _, V = _eigh_desc(K) if eig is None else eig
     C = ((V.T @ Y) ** 2).sum(1).cumsum(0) / (Y * Y).sum()
     if ks is None:
         return C

@@ -225,6 +225,10 @@ class ClosedFormTwin(_ReadOuts):
         self._t += 1
         return value
 
+    def advance(self) -> None:
+        """One GD step with nothing computed (O(1)): the closed form is evaluated at read-out."""
+        self.t = self._t + 1
+
     def outputs(self, split: str) -> Tensor:
         return self.at_step(self.t)[0 if split == "train" else 1]
 
@@ -260,6 +264,10 @@ class ParamTwin(_ReadOuts):
 
     def delta(self) -> Params:
         return {k: self.params[k] - self.lin.params0[k] for k in self.lin.trainable}
+
+    def advance(self) -> None:
+        """One update alongside the network (the trainer's call; the loss is not needed)."""
+        self.step()
 
     def step(self) -> Tensor:
         """One update; returns the (batch) train loss before it."""
@@ -307,6 +315,10 @@ def make_twin(model: Any, params0: Params, data: Dataset, loss_name: str, optim_
         why.append(f"loss {loss_name}")
     if optim_cfg.weight_decay:
         why.append(f"weight decay {optim_cfg.weight_decay}")
+    if getattr(optim_cfg, "orthogonal", False):
+        why.append("⊥Grad")
+    if getattr(optim_cfg, "fixed_norm", None) is not None:
+        why.append(f"fixed norm {optim_cfg.fixed_norm}")
     if isinstance(eta, Tensor) and eta.numel() > 1:
         why.append("per-member learning rates")
     if kernel_blocks is None:

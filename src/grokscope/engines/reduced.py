@@ -117,6 +117,7 @@ class ReducedEngine:
         self._inv_P = 1.0 / P
         self.wbar0, self.M0 = self.U0[:, 0].clone(), self.U0 @ self.U0.T
         self.trM0 = float((self.U0 * self.U0).sum())
+        self._grams: dict[tuple[int, int], tuple] = {}
         # f̃ = α·f_raw + offset with f_raw = f − κ: offset = −α f_raw(θ₀) (centred) or ακ.
         self.offset = {}
         for split, Xs in (("train", X), ("test", data.X_test)):
@@ -203,7 +204,20 @@ class ReducedEngine:
         G1 = grads(X1)
         G2 = G1 if X2 is None else grads(X2)
         X2 = X1 if X2 is None else X2
-        return (X1 @ X2.T).mul_(G1 @ G2.T).mul_(self.alpha**2 / self.N)
+        return (G1 @ G2.T).mul_(self._input_gram(X1, X2)).mul_(self.alpha**2 / self.N)
+
+    def _input_gram(self, X1: Tensor, X2: Tensor) -> Tensor:
+        """X1X2ᵀ, cached for the data tensors probes ask about again and again (≤ 4·10⁶ entries).
+        The cache holds the tensors themselves (so their ids stay theirs) and their version counters
+        (so an in-place change invalidates the entry)."""
+        key = (id(X1), id(X2))
+        hit = self._grams.get(key)
+        if hit is not None and hit[0] is X1 and hit[1] is X2 and hit[2] == (X1._version, X2._version):
+            return hit[3]
+        G = X1 @ X2.T
+        if G.numel() <= 4_000_000:
+            self._grams[key] = (X1, X2, (X1._version, X2._version), G)
+        return G
 
     def weight_norm(self) -> float:
         """‖θ‖ = √(‖W‖_F² + ‖a‖²) = √(N (Tr M + 1)) (fixed readouts a = 1 included)."""
@@ -234,9 +248,29 @@ def reduced_exact_for(cfg: Any) -> tuple[bool, str]:
                        "per-coordinate scaling breaks the shared affine map)")
     if o.batch_size is not None:
         return False, f"optim.batch_size = {o.batch_size}: needs full-batch steps (mini-batches break it)"
+    why = _neighbour_reason(cfg)
+    if why:
+        return False, why
     return True, (f"exact: quadratic φ, fixed unit readouts, mse, full-batch {o.name}"
                   + (" with weight decay" if o.weight_decay else "")
                   + ": the dynamics close in (w̄, M); cost O(P·D²) per step, independent of N")
+
+
+def _neighbour_reason(cfg: Any) -> str | None:
+    """Why ⊥Grad, a fixed weight norm, decoupled decay or a changed working precision rule out the
+    reduced engine (None when none is set): they act on θ or the loss, not on the closed (w̄, M) map."""
+    o, t = cfg.optim, cfg.train
+    if getattr(o, "orthogonal", False):
+        return "optim.orthogonal = true: ⊥Grad projects per weight tensor, which the (w̄, M) map does not close"
+    if getattr(o, "fixed_norm", None) is not None:
+        return f"optim.fixed_norm = {o.fixed_norm!r}: the network engine rescales the weights"
+    if o.weight_decay and getattr(o, "weight_decay_mode", "auto") == "decoupled":
+        return "optim.weight_decay_mode = 'decoupled': the reduced engine implements coupled (l2) decay"
+    if getattr(t, "logits_dtype", "auto") not in ("auto", t.dtype) or \
+            getattr(t, "loss_dtype", "auto") not in ("auto", t.dtype):
+        return (f"train.logits_dtype = {t.logits_dtype!r}, train.loss_dtype = {t.loss_dtype!r}: a working "
+                f"precision other than train.dtype runs on the network engine")
+    return None
 
 
 def build_reduced(cfg: Any, data: Dataset, eta: float, W: Tensor | None = None,

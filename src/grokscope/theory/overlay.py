@@ -1,0 +1,71 @@
+"""Theory curves drawn over a finished run (``grokscope theory --run RUN_DIR``).
+
+The figure ``figures/theory.png`` puts, on the run's own log–log loss axes:
+- the run's train and test loss (and the exact population test loss when logged);
+- the kernel-limit (α → ∞, linearised) train/test curves of the run's finite-N initial NTK,
+  computed in closed form by :func:`~grokscope.theory.summary.linearised_curves` at the run's steps;
+- the t → ∞ limit of that curve (ridgeless K₀ regression) as a horizontal line;
+- the predicted kernel-fit time of the linear modes and the feature-learning estimate from
+  :func:`~grokscope.theory.summary.theory_report` as vertical lines.
+Only the stored metrics and the config are read; nothing is retrained (views never recompute).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def overlay_data(run: Any) -> dict[str, Any]:
+    """Theory numbers for ``run`` (a :class:`~grokscope.store.Run`): {"steps", "kernel" (curves at the
+    run's logged steps plus t = ∞), "report" (theory_report)}. Raises ValueError when not applicable."""
+    from grokscope.theory.summary import linearised_curves, theory_report
+    cfg = run.config
+    report = theory_report(cfg)
+    if not report["applicable"]:
+        raise ValueError("theory curves need the setting the theory covers: "
+                         + "; ".join(report["not_applicable_because"]))
+    steps = sorted({int(s) for s in run.metrics["step"]})
+    kernel = linearised_curves(cfg, [float(s) for s in steps] + [math.inf])
+    return {"steps": steps, "kernel": kernel, "report": report}
+
+
+def save_theory_figure(run: Any, data: dict[str, Any] | None = None) -> Path:
+    """Write RUN/figures/theory.png (see module docstring); returns its path."""
+    from grokscope.plots import _plt
+    from grokscope.store import atomic_write_figure
+    plt = _plt()
+    d = data or overlay_data(run)
+    df = run.metrics
+    x = np.maximum(df["step"].to_numpy(), 1)
+    ks = np.maximum(np.asarray(d["steps"], dtype=float), 1)
+    k = d["kernel"]
+    fig, ax = plt.subplots(figsize=(6.8, 4.4), constrained_layout=True)
+    ax.plot(x, df["train_loss"], color="C0", lw=1.8, label="run: train")
+    ax.plot(x, df["test_loss"], color="C1", lw=1.8, label="run: test")
+    if "test_loss_exact" in df:
+        ax.plot(x, df["test_loss_exact"], color="C1", lw=0.9, ls=":", label="run: test (exact)")
+    ax.plot(ks, k["train_loss"][:-1], color="C0", lw=1.1, ls="--", label="kernel limit: train")
+    ax.plot(ks, k["test_loss"][:-1], color="C1", lw=1.1, ls="--", label="kernel limit: test")
+    ax.axhline(k["test_loss"][-1], color="C3", lw=1.0, label="kernel limit t → ∞ (K₀ regression)")
+    rep = d["report"]
+    tau = rep.get("timescales", {}).get("linear")
+    if tau and math.isfinite(tau):
+        ax.axvline(tau, color="0.45", lw=0.9, ls="-.", label=f"kernel fit of linear modes ~{tau:.3g}")
+    fl = rep.get("feature_learning", {})
+    t_fl = fl.get("t_wide_population") or fl.get("t_analytic")
+    if t_fl and math.isfinite(t_fl):
+        ax.axvline(t_fl, color="C2", lw=1.2, ls="-.", label=f"feature learning (estimate) ~{t_fl:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("MSE")
+    ax.set_title(f"run vs theory: α = {rep['alpha']:g}, ε = {rep['eps']:g}, P = {rep['P']}, D = {rep['D']}",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    out = Path(run.path) / "figures" / "theory.png"
+    atomic_write_figure(out, fig)
+    plt.close(fig)
+    return out
