@@ -228,3 +228,36 @@ def test_presets_paper_settings_and_small_variant_builds(name):
     b = build(small)
     assert b["data"].P < 300 and small.train.steps <= 2000
     assert name in PRESETS
+
+
+def test_progress_probe_matches_direct_measures(tmp_path):
+    """The progress probe (logits assembled from the engine's train/test read-outs) equals the progress
+    functions applied to an independent forward pass over all p² pairs, to 1e-12 (float64)."""
+    from grokscope.diagnostics import progress as pg
+    from grokscope.diagnostics.progress_probe import progress_metrics
+    from grokscope.probes import ProbeContext
+    from grokscope.tasks.modular import encode
+    cfg = _run_cfg(tmp_path, **{"scaling.alpha": 0.5})
+    b = build(cfg)
+    eng, data, model = b["engine"], b["data"], b["model"]
+    for _ in range(30):
+        eng.step()
+    got = progress_metrics(ProbeContext(eng, data, b["loss"], model=model))
+    p = 7
+    a, bb = pg.pair_grid(p)
+    X = encode(torch.stack([a, bb], 1), p, "tokens")
+    L = 0.5 * (model.apply(eng.params, X) - model.apply(eng.params0, X))  # centred, α = 0.5
+    y = (a + bb) % p
+    train = torch.zeros(p * p, dtype=torch.bool)
+    train[data.meta["pairs_train"][:, 0] * p + data.meta["pairs_train"][:, 1]] = True
+    W_E = eng.params["W_E"][:p]
+    K = pg.key_frequencies(W_E, n=3)  # ⌊7/2⌋ = 3 frequencies
+    want = {"fourier_gini": pg.gini(pg.fourier_norms(W_E)), "key_freq_energy": 1.0 - float(pg.embedding_spectrum(W_E)[0]),  # every k ≥ 1 is key
+            "restricted_loss": pg.restricted_loss(L, y, p, K), "excluded_loss": pg.excluded_loss(L, y, p, K, mask=train)}
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), k
+    # selected automatically for transformer runs on a + b; refused with a reason for other ops
+    assert "progress" in {p.name for p in b["probes"]}
+    with pytest.raises(ConfigError, match="probes.names contains 'progress'.*op = add"):
+        build(_run_cfg(tmp_path, **{"task.op": "mul", "probes.names": ["progress"]}))

@@ -218,3 +218,19 @@ def probe_steps(probe: Probe, cfg: Config, schedule: np.ndarray) -> set[int]:
         return {int(s) for s in schedule}
     idx = np.unique(np.round(np.linspace(0, len(schedule) - 1, max(n, 2))).astype(int))
     return {int(s) for s in schedule[idx]}
+
+
+def _progress_supported(cfg: Config) -> str | None:
+    from grokscope.diagnostics.progress_probe import supports
+    return supports(cfg)
+
+
+def _progress(ctx: ProbeContext) -> dict[str, float]:
+    from grokscope.diagnostics.progress_probe import progress_metrics
+    return progress_metrics(ctx)
+
+
+PROBES["progress"] = Probe("progress", ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss"),
+                           _progress, _progress_supported,
+                           "Nanda et al.'s progress measures: Fourier sparsity of W_E, restricted/excluded loss",
+                           expensive=True)
