@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from grokscope.config import ConfigError, load_config
-from grokscope.tasks.base import TASKS
+from grokscope.tasks.base import TASKS, onehot_targets
 from grokscope.tasks.images import read_idx, write_idx
 
 
@@ -63,7 +63,9 @@ def test_mnist_from_idx_files(tmp_path, compress):
     assert data.X_train.shape == (25, 784) and data.X_test.shape == (10, 784) and data.classes == 10
     np.testing.assert_array_equal(data.X_train.numpy(), images[tr.numpy()].reshape(25, 784) / 255.0)
     np.testing.assert_array_equal(data.meta["labels_test"].numpy(), labels[te.numpy()])
-    assert torch.equal(data.y_train.argmax(1), data.meta["labels_train"]) and data.y_train.sum() == 25
+    assert torch.equal(data.y_train, data.meta["labels_train"]) and data.y_train.dtype == torch.int64
+    hot = onehot_targets(data)
+    assert hot.y_train.shape == (25, 10) and torch.equal(hot.y_train.argmax(1), data.y_train) and hot.y_train.sum() == 25
 
 
 def test_mnist_missing_files_error(tmp_path):
@@ -93,17 +95,15 @@ def test_digits_shapes_labels_and_split():
     ref = load_digits()
     data = TASKS["images"](_task(source="digits", n_train=1000, n_test=797, seed=0))
     tr, te = data.meta["index_train"], data.meta["index_test"]
-    assert data.X_train.shape == (1000, 64) and data.y_train.shape == (1000, 10) and data.X_test.shape == (797, 64)
+    assert data.X_train.shape == (1000, 64) and data.y_train.shape == (1000,) and data.X_test.shape == (797, 64)
     assert set(tr.tolist()).isdisjoint(te.tolist()) and len(set(tr.tolist()) | set(te.tolist())) == 1797
     np.testing.assert_array_equal(data.X_train.numpy(), ref.data[tr.numpy()] / 16.0)
     np.testing.assert_array_equal(data.meta["labels_train"].numpy(), ref.target[tr.numpy()])
     assert float(data.X_train.min()) == 0.0 and float(data.X_train.max()) == 1.0
-    assert torch.equal(data.y_test.argmax(1), data.meta["labels_test"])
+    assert torch.equal(data.y_test, data.meta["labels_test"]) and data.classes == 10
     same = TASKS["images"](_task(source="digits", n_train=1000, n_test=797, seed=0))
     other = TASKS["images"](_task(source="digits", n_train=1000, n_test=797, seed=1))
     assert torch.equal(same.X_train, data.X_train) and not torch.equal(other.X_train, data.X_train)
-    labels = TASKS["images"](_task(source="digits", n_train=10, n_test=5, targets="labels"))
-    assert labels.y_train.dtype == torch.int64 and labels.y_train.shape == (10,)
     with pytest.raises(ConfigError, match=r"n_train \+ task.n_test = 1000 \+ 800: the digits pool has only 1797"):
         TASKS["images"](_task(source="digits", n_train=1000, n_test=800))
     with pytest.raises(ConfigError, match=r"task.path = '/x': only used with task.source = 'mnist'"):
@@ -115,7 +115,7 @@ def test_mnist1d():
     state = np.random.get_state()[1].copy()
     data = TASKS["images"](_task(source="mnist1d", n_train=300, n_test=200, seed=0))
     assert np.array_equal(np.random.get_state()[1], state)  # the package's global seeding is undone
-    assert data.X_train.shape == (300, 40) and data.y_test.shape == (200, 10)
+    assert data.X_train.shape == (300, 40) and data.y_test.shape == (200,)
     assert float(data.X_train.min()) >= 0.0 and float(data.X_train.max()) <= 1.0
     assert set(data.meta["labels_train"].tolist()) == set(range(10))
     again = TASKS["images"](_task(source="mnist1d", n_train=300, n_test=200, seed=0))
@@ -169,10 +169,10 @@ def test_output_target_mismatch_fails_before_work(tmp_path):
     with pytest.raises(ConfigError, match=r"model.name = 'committee': outputs a scalar per sample, but task "
                                           r"'images' has targets of shape \(10,\).*use model.name = mlp"):
         build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20}, "model": {"N": 4}}))
-    with pytest.raises(ConfigError, match=r"train.loss = 'cross_entropy': needs logits .* task.targets = labels"):
-        build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20},
-                           "model": {"name": "mlp", "hidden": [4]}, "train": {"loss": "cross_entropy"}}))
-    ok = build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20, "targets": "labels"},
+    with pytest.raises(ConfigError, match=r"train.loss = 'cross_entropy': needs logits .* got outputs scalar"):
+        build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20}, "model": {"N": 4},
+                           "train": {"loss": "cross_entropy"}}))
+    ok = build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20},
                             "model": {"name": "mlp", "hidden": [4]}, "train": {"loss": "cross_entropy"}}))
     ok["engine"].step()
 
@@ -181,7 +181,7 @@ def test_cross_entropy_on_labels_end_to_end(tmp_path):
     """Integer labels with cross-entropy: every probe runs (kernels see one-hot labels), K₀ is skipped."""
     pytest.importorskip("sklearn", reason="scikit-learn (extra 'data') not installed")
     from grokscope.train import run
-    cfg = load_config({"task": {"name": "images", "n_train": 30, "n_test": 20, "targets": "labels"},
+    cfg = load_config({"task": {"name": "images", "n_train": 30, "n_test": 20},
                        "model": {"name": "mlp", "hidden": [8]}, "optim": {"name": "adam", "lr": 1e-2},
                        "train": {"loss": "cross_entropy", "steps": 20, "progress": False},
                        "output": {"root": str(tmp_path), "plots": True}})

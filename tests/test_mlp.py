@@ -9,7 +9,6 @@ import torch
 
 from grokscope.config import ConfigError, load_config
 from grokscope.diagnostics.ntk import ntk
-from grokscope.models import build_model
 from grokscope.models.mlp import MLP
 
 F64 = torch.float64
@@ -50,7 +49,7 @@ def test_fig2_modular_mlp_expressible():
     D, N, p_ = 46, 100, 23
     cfg = load_config({"model": {"name": "mlp", "hidden": [N], "activation": "square", "bias": False,
                                  "init": "normal", "sigma": 1.0, "norm": "none", "out_scale": 1 / (D * N)}})
-    m = build_model(cfg.model, D, p_)
+    m = MLP.from_config(cfg.model, D, p_)
     params = m.init(torch.Generator().manual_seed(1))
     assert set(params) == {"W0", "W1"} and params["W0"].shape == (N, D) and params["W1"].shape == (p_, N)
     assert abs(float(params["W0"].std()) - 1.0) < 0.05  # N(0, 1) entries, no fan-in factor

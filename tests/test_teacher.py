@@ -57,7 +57,7 @@ def test_config_errors():
         from grokscope.train import build
         build(load_config(get_preset("fig8-small"), {"probes.names": ["accuracy"]}))
     from grokscope.theory.summary import theory_report
-    with pytest.raises(ConfigError, match=r"model.name = 'mlp', task.name = 'teacher': the theory covers"):
+    with pytest.raises(ConfigError, match=r"theory: task.name = 'teacher', model.name = 'mlp'"):
         theory_report(load_config(get_preset("fig8")))
 
 

@@ -30,6 +30,10 @@ METRICS: dict[str, str] = {
     "sc_fraction": "fraction of train samples in Softmax Collapse: fl(Σ_j exp(z_j − max z)) == 1 in the "
                    "working precision (train.logits_dtype / loss_dtype); for stablemax, Σ_j s(z_j)/s(max z) == 1",
     "zero_loss_fraction": "fraction of train samples whose loss is exactly 0 in the working precision",
+    "fourier_gini": "Gini coefficient of the token embedding's Fourier norms (modular addition, transformer)",
+    "key_freq_energy": "fraction of the embedding's energy on its 5 key frequencies",
+    "restricted_loss": "cross-entropy of f̃ kept to the key frequencies' cos/sin(w_k(a+b)) components, all pairs",
+    "excluded_loss": "cross-entropy of f̃ with the key-frequency components removed, training pairs",
 }
 
 

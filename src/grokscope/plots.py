@@ -127,8 +127,35 @@ def save_run_figures(run: Any) -> list[str]:
         atomic_write_figure(out / "movement.png", fig)
         plt.close(fig)
         written.append("figures/movement.png")
-    from grokscope.plots_accuracy import save_accuracy_figure
-    acc = save_accuracy_figure(run, plt, out)
-    if acc:
-        written.append(acc)
+    if "test_acc" in run.metrics and run.metrics["test_acc"].notna().any():
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        accuracy_panel(run, ax)
+        from grokscope.plots_accuracy import add_threshold_curves
+        add_threshold_curves(run, ax)
+        fig.savefig(out / "accuracy.png", dpi=120)
+        plt.close(fig)
+        written.append("figures/accuracy.png")
     return written
+
+
+def accuracy_panel(run: Any, ax: Any = None) -> Any:
+    """Train/test argmax accuracy (left axis) with train/test loss (right, log): the paper's Fig 16
+    point that accuracy and loss can tell different stories (Nanda et al.'s Fig 1 axes: log steps)."""
+    plt = _plt()
+    df = run.metrics
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    x = np.maximum(df["step"].to_numpy(), 1)
+    ax.plot(x, df["train_acc"], color="C0", lw=1.8, label="train accuracy")
+    ax.plot(x, df["test_acc"], color="C1", lw=1.8, label="test accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("accuracy")
+    ax2 = ax.twinx()
+    ax2.plot(x, df["train_loss"], color="C0", lw=0.9, ls="--", label="train loss")
+    ax2.plot(x, df["test_loss"], color="C1", lw=0.9, ls="--", label="test loss")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("loss (dashed)")
+    ax.legend(fontsize=7, loc="center left")
+    return ax

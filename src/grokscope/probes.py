@@ -185,7 +185,16 @@ def _logits(cfg: Config) -> str | None:
 
 
 def _has_ntk(cfg: Config) -> str | None:
+    if cfg.model.name == "transformer":
+        return ("needs the committee model: the per-run NTK probes, K₀ baseline and twin are not wired for "
+                "(P, K) class outputs yet; the transformer's NTK is available directly from "
+                "grokscope.diagnostics.ntk.ntk(model, params, X, alpha=...) (generic torch.func path)")
     return None if cfg.model.name in ("committee", "mlp") else "needs a model with an NTK path"
+
+
+def _has_twin(cfg: Config) -> str | None:
+    """The transformer's twin is the parameter-space one (generic JVP/VJP at θ₀, any loss/optimiser)."""
+    return None if cfg.model.name == "transformer" else _has_ntk(cfg)
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in [
@@ -205,7 +214,7 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
                            "ntk_label_power_100"), _ntk_spectrum, _has_ntk,
           "test NTK effective rank and label power on its top 1/10/100 eigenvectors", expensive=True,
           points=5),
-    Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_ntk,
+    Probe("twin", ("lin_train_loss", "lin_test_loss"), _twin, _has_twin,
           "the linearised twin's train and test loss (trained alongside with the same optimiser)"),
     Probe("softmax_collapse", ("sc_fraction", "zero_loss_fraction"), _softmax_collapse, _logits,
           "fraction of train samples in Softmax Collapse and with exactly zero loss (working precision)"),
@@ -240,3 +249,19 @@ def probe_steps(probe: Probe, cfg: Config, schedule: np.ndarray) -> set[int]:
         return {int(s) for s in schedule}
     idx = np.unique(np.round(np.linspace(0, len(schedule) - 1, max(n, 2))).astype(int))
     return {int(s) for s in schedule[idx]}
+
+
+def _progress_supported(cfg: Config) -> str | None:
+    from grokscope.diagnostics.progress_probe import supports
+    return supports(cfg)
+
+
+def _progress(ctx: ProbeContext) -> dict[str, float]:
+    from grokscope.diagnostics.progress_probe import progress_metrics
+    return progress_metrics(ctx)
+
+
+PROBES["progress"] = Probe("progress", ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss"),
+                           _progress, _progress_supported,
+                           "Nanda et al.'s progress measures: Fourier sparsity of W_E, restricted/excluded loss",
+                           expensive=True)

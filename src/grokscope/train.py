@@ -52,9 +52,18 @@ def _memory_bytes(device: torch.device) -> int:
 
 def check_resources(cfg: Config, device: torch.device) -> None:
     """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
-    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory."""
+    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory.
+    Estimated for the committee on the polynomial task and for the modular task (other families: no check)."""
     t, m = cfg.task, cfg.model
-    if not all(hasattr(t, k) for k in ("D", "P", "P_test")) or not hasattr(m, "N"):
+    if t.name == "modular":
+        from grokscope.tasks.modular import memory_bytes
+        need, have = memory_bytes(cfg), _memory_bytes(device)
+        if need > 0.8 * have:
+            raise ConfigError(f"task.p = {t.p}: a full-batch run over its {t.p**2} pairs needs about "
+                              f"{need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the "
+                              f"{have / 2**30:.1f} GiB on {device}; reduce task.p (or the model)")
+        return
+    if not all(hasattr(t, k) for k in ("D", "P", "P_test")) or m.name != "committee":
         return  # the estimate below is for committee models on tasks with D, P, P_test
     item = 8 if cfg.train.dtype == "float64" else 4
     need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
@@ -72,11 +81,16 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     dtype = DTYPES[cfg.train.dtype]
     check_resources(cfg, device)
     probes = select_probes(cfg)
-    data = TASKS[cfg.task.name](cfg.task).to(device, dtype)
+    data = TASKS[cfg.task.name](cfg.task)
+    if cfg.train.loss != "mse" and data.classes is None:
+        raise ConfigError(f"train.loss = {cfg.train.loss!r} needs class labels; task.name = {cfg.task.name!r} "
+                          "has none (use mse)")
+    if cfg.train.loss == "mse":
+        from grokscope.tasks.base import onehot_targets
+        data = onehot_targets(data)  # class labels → one-hot targets for per-class outputs
+    data = data.to(device, dtype)
     from grokscope.models import build_model
-    y = data.y_train  # outputs per sample: the target width, the classes for integer labels, else scalar
-    K = y.shape[1] if y.ndim == 2 else (data.classes if not y.dtype.is_floating_point else None)
-    model = build_model(cfg.model, data.D, K=K)
+    model = build_model(cfg.model, data.D, data)
     params0 = _init_params(cfg, model, data.D, dtype, device)
     if data.meta.get("labels_from_model"):  # e.g. eigenvector labels of the initial NTK (tasks/eigen.py)
         from grokscope.tasks.eigen import eigen_labels
@@ -91,16 +105,20 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
         engine_name, why = ("reduced", f"auto: {reason}") if exact else ("network", f"auto: {reason}")
     if engine_name == "reduced" and not exact:
         raise ConfigError(f"train.engine = 'reduced': not exact for this config: {reason}")
-    if cfg.model.init == "infinite" and engine_name != "reduced":
+    init = getattr(cfg.model, "init", "sampled")
+    if init == "infinite" and engine_name != "reduced":
         raise ConfigError("model.init = 'infinite': only the reduced engine simulates the infinite-width "
                           f"limit, but this run uses the {engine_name} engine ({reason})")
     if engine_name == "reduced":
-        engine = build_reduced(cfg, data, eta, W=params0["W"], init=cfg.model.init)
+        engine = build_reduced(cfg, data, eta, W=params0["W"], init=init)
     else:
         from grokscope.engines.network import NetworkEngine
         gen = torch.Generator().manual_seed(cfg.train.seed)
+        grad = cfg.train.grad if hasattr(model, "vjp") else "autograd"  # no hand-written gradient
+        if grad != cfg.train.grad:
+            why += f"; gradients by autograd (model.name = {cfg.model.name!r} has no hand-written vjp)"
         engine = NetworkEngine(model, params0, data, loss, make_optimizer(cfg.optim, eta),
-                               alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=cfg.train.grad,
+                               alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=grad,
                                batch_size=cfg.optim.batch_size, generator=gen)
     return {"data": data, "model": model, "engine": engine, "params0": params0, "probes": probes, "loss": loss, "eta": eta,
             "device": device, "dtype": dtype, "engine_name": engine_name, "engine_reason": why}
@@ -114,8 +132,7 @@ def _check_outputs(cfg: Config, model: Any, params: dict[str, torch.Tensor], dat
     if cfg.train.loss != "mse":  # cross_entropy, stablemax: class logits and integer labels
         if data.y_train.dtype.is_floating_point or len(out) != 1:
             raise ConfigError(f"train.loss = {cfg.train.loss!r}: needs logits (P, K) and integer labels (P,); got "
-                              f"outputs {out or 'scalar'} per sample and {data.y_train.dtype} targets {y or 'scalar'} "
-                              "(for the images task set task.targets = labels)")
+                              f"outputs {out or 'scalar'} per sample and {data.y_train.dtype} targets {y or 'scalar'}")
     elif out != y:
         raise ConfigError(f"model.name = {cfg.model.name!r}: outputs {out or 'a scalar'} per sample, but task "
                           f"{cfg.task.name!r} has targets of shape {y or 'scalar'} per sample"
@@ -130,7 +147,7 @@ def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: to
         params["W"] = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D),
                                  shape_names=("model.N", "task.D")).to(dtype)
     if cfg.init.rank is not None or cfg.init.scale != 1.0:
-        if cfg.model.init == "infinite":
+        if getattr(cfg.model, "init", None) == "infinite":
             raise ConfigError("init.rank / init.scale: transform sampled weights, but model.init = 'infinite' "
                               "has none (set model.sigma for the infinite-width scale)")
         from grokscope.initialise import apply_init
@@ -158,7 +175,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     ctx = ProbeContext(engine, data, loss, model=b["model"])
     names = {p.name for p in probes}
     extra: dict[str, Any] = {}
-    if names & {"ntk", "ntk_spectrum", "twin"}:
+    if names & {"ntk", "ntk_spectrum"} or ("twin" in names and cfg.model.name == "committee"):
         t0 = time.perf_counter()
         K0 = initial_kernel(ctx)
         f0 = (engine.outputs("train"), engine.outputs("test"))
@@ -167,16 +184,18 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
             extra["k0"]["seconds"] = time.perf_counter() - t0
         else:  # kernel regression is the lazy limit of the squared loss only
             extra["k0"] = {"skipped": f"train.loss = {cfg.train.loss!r}: the K₀ regression baseline is for mse"}
-    if "twin" in names and cfg.model.init == "infinite":
+    if "twin" in names and getattr(cfg.model, "init", None) == "infinite":
         probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
         extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
                                                    "see `grokscope theory` for the kernel-limit curve"}
     elif "twin" in names:
         from grokscope.engines.linearized import make_twin
+        # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
+        # other models get the parameter-space twin
+        blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
+                  if "K0" in ctx.cache and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
         ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
-                             cfg.scaling.alpha, cfg.scaling.centre,
-                             kernel_blocks=((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
-                                            if data.y_train.ndim == 1 else None),  # K0 is the output trace
+                             cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
                              batch_size=cfg.optim.batch_size,
                              generator=torch.Generator().manual_seed(cfg.train.seed))
         extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}

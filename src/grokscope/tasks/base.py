@@ -77,3 +77,16 @@ def register_task(name: str) -> Callable[[Callable[..., Dataset]], Callable[...,
         return fn
 
     return deco
+
+
+def onehot_targets(data: Dataset) -> Dataset:
+    """Integer class labels y (P,) → one-hot float64 targets (P, classes), for the MSE loss on
+    per-class outputs (paper §5.1); datasets without classes or with float targets are unchanged."""
+    if data.classes is None or data.y_train.is_floating_point():
+        return data
+
+    def hot(y: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(y.long(), data.classes).to(torch.float64)
+
+    return Dataset(data.X_train, hot(data.y_train), data.X_test, hot(data.y_test), data.target,
+                   data.classes, dict(data.meta))

@@ -5,7 +5,8 @@ Every source gives X (n, D) float64 in [0, 1] (flattened pixels; D = 784, 64, 40
 int64 in 0..9. ``n_train`` + ``n_test`` disjoint samples are drawn from the source's pool by one
 permutation from ``torch.Generator().manual_seed(seed)`` (MNIST: from the 60 000 training images, as
 the paper's code; digits: from the 1 797 images; MNIST-1D: from the 5 000 generated signals, whose
-generation seed is the package default, 42). Targets: one-hot (n, 10) for MSE, or the labels.
+generation seed is the package default, 42). y = integer labels (n,); ``train.build`` turns them
+into one-hot (n, 10) targets for the MSE loss (``tasks.base.onehot_targets``), as for every classification task.
 """
 from __future__ import annotations
 
@@ -137,11 +138,6 @@ def image_pool(cfg: ImageTask) -> tuple[np.ndarray, np.ndarray]:
     return load_digits_pool() if cfg.source == "digits" else load_mnist1d_pool()
 
 
-def one_hot(labels: torch.Tensor, classes: int = CLASSES) -> torch.Tensor:
-    """(n,) int → (n, classes) float64 one-hot."""
-    return torch.nn.functional.one_hot(labels, classes).to(torch.float64)
-
-
 @register_task("images")
 def build_images(cfg: ImageTask) -> Dataset:
     """Disjoint random train/test samples of the chosen source (module docstring)."""
@@ -153,11 +149,7 @@ def build_images(cfg: ImageTask) -> Dataset:
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
     tr, te = perm[:cfg.n_train], perm[cfg.n_train:cfg.n_train + cfg.n_test]
     labels_tr, labels_te = torch.from_numpy(y[tr.numpy()]), torch.from_numpy(y[te.numpy()])  # copies
-    if cfg.targets == "onehot":
-        y_train, y_test = one_hot(labels_tr), one_hot(labels_te)
-    else:
-        y_train, y_test = labels_tr, labels_te
     meta = {"source": cfg.source, "labels_train": labels_tr, "labels_test": labels_te,
             "index_train": tr, "index_test": te}
     X_train, X_test = torch.from_numpy(X[tr.numpy()]), torch.from_numpy(X[te.numpy()])  # fancy indexing copies
-    return Dataset(X_train, y_train, X_test, y_test, classes=CLASSES, meta=meta)
+    return Dataset(X_train, labels_tr, X_test, labels_te, classes=CLASSES, meta=meta)

@@ -106,10 +106,10 @@ def theory_report(cfg: Config, exact: bool = True) -> dict[str, Any]:
     numbers (skipped for P > 4000). All times are in GD steps."""
     from grokscope.tasks.base import TASKS
     t, m, sc = cfg.task, cfg.model, cfg.scaling
-    if m.name != "committee" or not hasattr(t, "D"):
+    if t.name != "polynomial" or m.name != "committee":
         from grokscope.config import ConfigError
-        raise ConfigError(f"model.name = {m.name!r}, task.name = {t.name!r}: the theory covers the committee "
-                          "machine on Gaussian inputs (task.name = polynomial or eigen)")
+        raise ConfigError(f"theory: task.name = {t.name!r}, model.name = {m.name!r}: the paper's theory covers "
+                          "the committee machine on the polynomial task only")
     D, P, N, alpha, eps = t.D, t.P, m.N, sc.alpha, m.eps
     out: dict[str, Any] = {"D": D, "P": P, "N": N, "alpha": alpha, "eps": eps, "centre": sc.centre,
                            "steps": cfg.train.steps}
