@@ -1,0 +1,167 @@
+"""Sweep runner: results table, resumption after SIGKILL, failures recorded, process = local, views, CLI.
+
+Results tables are compared on every column except the timing ones (wall_s, train_s, probes_s,
+steps_per_s), exactly (no tolerance): the same config on the same machine gives bit-identical metrics.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from grokscope.cli import main
+from grokscope.store import is_complete
+from grokscope.sweep.results import TIMING_COLUMNS
+from grokscope.sweep.runner import load_sweep, rebuild_results, run_sweep
+from grokscope.sweep.spec import expand, parse_spec
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+BASE = {"task": {"D": 8, "P": 24, "P_test": 40}, "model": {"N": 10, "eps": 0.3}, "optim": {"lr": 0.5},
+        "train": {"steps": 60, "log_per_decade": 10, "engine": "network"},
+        "probes": {"names": ["loss", "exact_loss", "weights"]}, "output": {"plots": False}}
+
+
+def tiny_spec(**kw):
+    data = {"name": "tiny", "base": BASE, "axes": {"scaling.alpha": {"log": [0.5, 2], "num": 3}},
+            "seeds": 2, "pack_size": 2, **kw}
+    return parse_spec(data)
+
+
+def comparable(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
+
+
+def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(comparable(a), comparable(b), check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ref")
+    return d, run_sweep(tiny_spec(), d, progress=False)
+
+
+def test_local_sweep_writes_runs_table_and_spec(reference):
+    d, df = reference
+    assert len(df) == 6 and (df["status"] == "completed").all() and df["error"].isna().all()
+    assert list(df.columns[:8]) == ["run_id", "run_dir", "status", "error", "wall_s", "seed_index",
+                                    "scaling.alpha", "model.seed"]
+    assert df["run_id"].is_unique
+    for _, r in df.iterrows():
+        assert is_complete(d / r["run_dir"])
+        summ = json.loads((d / r["run_dir"] / "summary.json").read_text())
+        ev = summ["events"]
+        assert r["final_test_loss"] == ev["final"]["test_loss"]
+        assert r["peak_test_loss"] == ev["peak_test_loss"]
+        t = ev["absolute"]["0.1"]["t_train"]
+        assert (pd.isna(r["t_train_0.1"]) and t is None) or r["t_train_0.1"] == t
+        assert r["wall_s"] == summ["timings"]["total_s"]
+    on_disk = yaml.safe_load((d / "sweep.yaml").read_text())
+    assert on_disk["axes_keys"] == ["scaling.alpha", "model.seed", "train.seed"]
+    assert on_disk["scales"] == {"scaling.alpha": "log"}
+    assert_same_results(pd.read_parquet(d / "results.parquet"), df)
+    assert_same_results(rebuild_results(d), df)
+
+
+def test_complete_runs_are_skipped_and_incomplete_redone(reference, tmp_path):
+    _, ref = reference
+    spec = tiny_spec()
+    run_sweep(spec, tmp_path, progress=False)
+    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/summary.json")}
+    victim = tmp_path / "runs" / expand(spec)[3].run_id
+    (victim / "summary.json").unlink()  # as if killed mid-run
+    df = run_sweep(spec, tmp_path, progress=False)
+    for p, m in mtimes.items():
+        if p.parent != victim:
+            assert p.stat().st_mtime_ns == m  # not rerun
+    assert is_complete(victim)
+    assert_same_results(df, ref)
+
+
+def test_sigkill_mid_sweep_then_resume_gives_the_same_results(reference, tmp_path):
+    _, ref = reference
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump({"name": "tiny", "base": BASE,
+                                         "axes": {"scaling.alpha": {"log": [0.5, 2], "num": 3}},
+                                         "seeds": 2, "pack_size": 1}))
+    out = tmp_path / "sweep"
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    # a sitecustomize that slows every run down, so the kill lands between the first and the last run
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import time, grokscope.train as t\n_run = t.run\n"
+        "def run(*a, **k):\n    time.sleep(0.7)\n    return _run(*a, **k)\nt.run = run\n")
+    env["PYTHONPATH"] = os.pathsep.join([str(slow), SRC])
+    proc = subprocess.Popen([sys.executable, "-m", "grokscope.cli", "sweep", str(spec_path), "--out", str(out),
+                             "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = sum(is_complete(p) for p in (out / "runs").glob("*")) if (out / "runs").is_dir() else 0
+        if done >= 1:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sum(is_complete(p) for p in (out / "runs").glob("*"))
+    assert 1 <= done < 6, f"kill landed after {done} of 6 runs"
+    spec, _ = load_sweep(out)
+    df = run_sweep(spec, out, progress=False)  # resume in this process
+    assert_same_results(df, ref)
+    assert_same_results(pd.read_parquet(out / "results.parquet"), ref)
+    assert len(list((out / "runs").iterdir())) == 6  # no duplicate run directories
+
+
+def test_failing_run_is_recorded_while_the_others_finish(tmp_path):
+    spec = parse_spec({"name": "f", "base": BASE, "axes": {"model.init_W": [None, str(tmp_path / "missing.npy")],
+                                                          "scaling.alpha": [1, 2]}, "pack_size": 4})
+    df = run_sweep(spec, tmp_path / "s", progress=False)
+    bad = df[df["model.init_W"].notna()]
+    good = df[df["model.init_W"].isna()]
+    assert (good["status"] == "completed").all() and len(good) == 2
+    assert (bad["status"] == "failed").all() and len(bad) == 2
+    assert bad["error"].str.contains("missing.npy").all() and bad["wall_s"].notna().all()
+    err = json.loads((tmp_path / "s" / bad["run_dir"].iloc[0] / "sweep_error.json").read_text())
+    assert "Traceback" in err["traceback"]
+    assert main(["sweep", str(_write(tmp_path, spec)), "--out", str(tmp_path / "s"), "--no-progress"]) == 3
+
+
+def _write(tmp_path, spec):
+    p = tmp_path / "f.yaml"
+    d = spec.to_dict()
+    p.write_text(yaml.safe_dump({"name": d["name"], "base": d["base"], "axes": d["axes"], "pack_size": 4}))
+    return p
+
+
+def test_process_backend_equals_local(reference, tmp_path):
+    _, ref = reference
+    df = run_sweep(tiny_spec(), tmp_path, backend="process", workers=2, progress=False)
+    assert_same_results(df, ref)
+
+
+def test_views_and_cli(reference, tmp_path, capsys):
+    d, _ = reference
+    assert main(["plot", str(d), "--heatmap", "final_test_loss", "--x", "scaling.alpha", "--y", "model.seed"]) == 0
+    assert main(["plot", str(d), "--curves", "test_loss", "--color", "scaling.alpha", "--normalize"]) == 0
+    assert main(["plot", str(d), "--collapse", "final_param_change", "--derived", "model.sigma**2*scaling.alpha"]) == 0
+    figs = sorted(p.name for p in (d / "figures").glob("*.png"))
+    assert len(figs) == 3 and all((d / "figures" / f).stat().st_size > 1000 for f in figs)
+    assert main(["plot", str(d), "--heatmap", "nope", "--x", "scaling.alpha", "--y", "model.seed"]) == 2
+    assert "'nope': not a results column" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "not a sweep directory" in capsys.readouterr().err
+    spec_path = _write(tmp_path, tiny_spec())
+    assert main(["sweep", str(spec_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 runs" in out and "scaling.alpha (log): [0.5, 1.0, 2.0]" in out
+    with pytest.raises(SystemExit):
+        main(["sweep", str(spec_path), "--backend", "slurm"])
