@@ -9,6 +9,7 @@ backend runs the same ``execute_pack``, so results do not depend on the backend.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -82,8 +83,9 @@ def execute_pack(items: list[Item], batch: bool = True, threads: int | None = No
                 continue
             except KeyboardInterrupt:
                 raise
-            except Exception:  # noqa: BLE001 — fall back to single runs, each redone from scratch
-                pass
+            except Exception as exc:  # noqa: BLE001 — fall back to single runs, each redone from scratch
+                print(f"grokscope: batched training of {len(g)} runs failed ({type(exc).__name__}: {exc}); "
+                      f"running them one by one", file=sys.stderr)
         for i in g:
             out[i] = _run_one(cfgs[i], paths[i], labels[i])
     return [o for o in out if o is not None]

@@ -155,11 +155,11 @@ def _list_scale(vals: list[Any]) -> str:
     nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(nums) != len(vals) or len(nums) < 3 or min(nums) <= 0:
         return "lin"
-    s = sorted(set(float(v) for v in nums))
+    s = sorted({float(v) for v in nums})
     if len(s) < 3:
         return "lin"
-    ratios = [b / a for a, b in zip(s, s[1:])]
-    diffs = [b - a for a, b in zip(s, s[1:])]
+    ratios = [b / a for a, b in itertools.pairwise(s)]
+    diffs = [b - a for a, b in itertools.pairwise(s)]
     log_spread = max(ratios) / min(ratios)
     lin_spread = max(diffs) / min(diffs)
     return "log" if log_spread < lin_spread else "lin"

@@ -134,7 +134,7 @@ def heatmap(df: pd.DataFrame, col: str, x: str, y: str, scales: dict[str, str] |
             elif v.isna().all():
                 marks.append((xv, yv, "never"))
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 5.0), constrained_layout=True)
+        _, ax = plt.subplots(figsize=(6.4, 5.0), constrained_layout=True)
     logx, logy = scales.get(x) == "log", scales.get(y) == "log"
     mesh = ax.pcolormesh(_edges(xs, logx), _edges(ys, logy), np.ma.masked_invalid(Z), cmap="magma", shading="flat")
     ax.figure.colorbar(mesh, ax=ax, label=col)
