@@ -86,6 +86,20 @@ def test_complete_runs_are_skipped_and_incomplete_redone(reference, tmp_path):
     assert_same_results(df, ref)
 
 
+def _slow_runs(tmp_path: Path) -> str:
+    """A sitecustomize that slows every run by 0.7 s, so a kill lands between the first and the last."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import time, grokscope.train as t\n_run = t.run\n"
+        "def run(*a, **k):\n    time.sleep(0.7)\n    return _run(*a, **k)\nt.run = run\n")
+    return os.pathsep.join([str(slow), SRC])
+
+
+def _n_complete(out: Path) -> int:
+    return sum(is_complete(p) for p in (out / "runs").glob("*")) if (out / "runs").is_dir() else 0
+
+
 def test_sigkill_mid_sweep_then_resume_gives_the_same_results(reference, tmp_path):
     _, ref = reference
     spec_path = tmp_path / "spec.yaml"
@@ -93,26 +107,17 @@ def test_sigkill_mid_sweep_then_resume_gives_the_same_results(reference, tmp_pat
                                          "axes": {"scaling.alpha": {"log": [0.5, 2], "num": 3}},
                                          "seeds": 2, "pack_size": 1}))
     out = tmp_path / "sweep"
-    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    # a sitecustomize that slows every run down, so the kill lands between the first and the last run
-    slow = tmp_path / "slow"
-    slow.mkdir()
-    (slow / "sitecustomize.py").write_text(
-        "import time, grokscope.train as t\n_run = t.run\n"
-        "def run(*a, **k):\n    time.sleep(0.7)\n    return _run(*a, **k)\nt.run = run\n")
-    env["PYTHONPATH"] = os.pathsep.join([str(slow), SRC])
+    env = {**os.environ, "PYTHONPATH": _slow_runs(tmp_path), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "grokscope.cli", "sweep", str(spec_path), "--out", str(out),
                              "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    done = 0
     while time.monotonic() < deadline and proc.poll() is None:
-        done = sum(is_complete(p) for p in (out / "runs").glob("*")) if (out / "runs").is_dir() else 0
-        if done >= 1:
+        if _n_complete(out) >= 1:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = sum(is_complete(p) for p in (out / "runs").glob("*"))
+    done = _n_complete(out)
     assert 1 <= done < 6, f"kill landed after {done} of 6 runs"
     spec, _ = load_sweep(out)
     df = run_sweep(spec, out, progress=False)  # resume in this process
@@ -146,6 +151,39 @@ def test_process_backend_equals_local(reference, tmp_path):
     _, ref = reference
     df = run_sweep(tiny_spec(), tmp_path, backend="process", workers=2, progress=False)
     assert_same_results(df, ref)
+
+
+def _worker_pids() -> list[int]:
+    """Pool workers of this process (children running spawn_main, not the resource tracker)."""
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for c in (task / "children").read_text().split():
+            cmd = Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+                pids.append(int(c))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the pool workers")
+def test_killing_one_worker_loses_nothing(reference, tmp_path, monkeypatch, capsys):
+    import threading
+    _, ref = reference
+    monkeypatch.setenv("PYTHONPATH", _slow_runs(tmp_path))  # inherited by the spawned workers
+    out = tmp_path / "sweep"
+    result: dict = {}
+    spec = tiny_spec(pack_size=1)
+    th = threading.Thread(target=lambda: result.update(df=run_sweep(spec, out, backend="process", workers=2,
+                                                                    progress=False)))
+    th.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and th.is_alive() and _n_complete(out) < 1:
+        time.sleep(0.02)
+    victims = _worker_pids()
+    assert victims and _n_complete(out) < 6
+    os.kill(victims[0], signal.SIGKILL)
+    th.join(timeout=300)
+    assert "a sweep worker died; restarting the pool" in capsys.readouterr().err
+    assert_same_results(result["df"], ref)
 
 
 def test_views_and_cli(reference, tmp_path, capsys):

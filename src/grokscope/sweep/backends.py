@@ -60,19 +60,29 @@ def _batch_groups(cfgs: list[Any]) -> list[list[int]] | None:
 
 
 def execute_pack(items: list[Item], batch: bool = True, threads: int | None = None) -> list[dict[str, Any]]:
-    """Train a pack; one outcome dict (path, status, error) per item, in order."""
+    """Train a pack; one outcome dict (path, status, error) per item, in order.
+
+    Runs already complete are not trained again, so a pack retried after a worker died (process pool
+    restart, Ray task retry) redoes only what was unfinished.
+    """
     import torch
 
     from grokscope.config import parse_config
+    from grokscope.store import is_complete
     if threads is not None:
         torch.set_num_threads(threads)
     cfgs = [parse_config(c) for c, _, _ in items]
     paths = [Path(p) for _, p, _ in items]
     labels = [lab for _, _, lab in items]
     out: list[dict[str, Any] | None] = [None] * len(items)
-    groups = _batch_groups(cfgs) if batch and len(items) > 1 else None
-    if groups is None:
-        groups = [[i] for i in range(len(items))]
+    todo = []
+    for i, p in enumerate(paths):
+        if is_complete(p):
+            out[i] = {"path": str(p), "status": "complete", "error": None}
+        else:
+            todo.append(i)
+    groups = _batch_groups([cfgs[i] for i in todo]) if batch and len(todo) > 1 else None
+    groups = [[todo[j] for j in g] for g in groups] if groups is not None else [[i] for i in todo]
     for g in groups:
         if len(g) > 1:
             try:
@@ -111,21 +121,40 @@ def run_packs(packs: list[list[Item]], backend: str = "local", *, workers: int |
         yield from _ray(packs, workers, address, batch)
 
 
-def _process(packs: list[list[Item]], workers: int, batch: bool) -> Iterator[list[dict[str, Any]]]:
+def _process(packs: list[list[Item]], workers: int, batch: bool,
+             restarts: int = 3) -> Iterator[list[dict[str, Any]]]:
+    """Process pool; if a worker dies (killed, out of memory) the pool is restarted up to ``restarts``
+    times for the packs not yet finished (their complete runs are not trained again)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
     threads = _threads_per_worker(workers)
     ctx = mp.get_context("spawn")  # no forked torch thread pools
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending = {pool.submit(execute_pack, p, batch, threads) for p in packs}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
-        finally:
-            for f in pending:
-                f.cancel()
+    left = list(range(len(packs)))
+    for attempt in range(restarts + 1):
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            pending = {pool.submit(execute_pack, packs[i], batch, threads): i for i in left}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        i = pending.pop(f)
+                        try:
+                            res = f.result()
+                        except BrokenProcessPool:
+                            pending[f] = i
+                            raise
+                        left.remove(i)
+                        yield res
+                return
+            except BrokenProcessPool:
+                if attempt == restarts:
+                    raise
+                print(f"grokscope: a sweep worker died; restarting the pool for {len(left)} unfinished packs",
+                      file=sys.stderr)
+            finally:
+                for f in pending:
+                    f.cancel()
 
 
 def _ray(packs: list[list[Item]], workers: int | None, address: str | None,

@@ -96,13 +96,13 @@ def _config_keys(model: Any = Config, prefix: str = "") -> set[str]:
 CONFIG_KEYS = frozenset(_config_keys())
 
 
-def _check_key(key: Any, where: str) -> str:
+def _check_key(key: Any, where: str, allow_output: bool = False) -> str:
     if not isinstance(key, str) or key not in CONFIG_KEYS:
         near = sorted(k for k in CONFIG_KEYS if isinstance(key, str) and k.split(".")[-1] == key.split(".")[-1])
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
         raise ConfigError(f"{where} {key!r}: unknown dotted config key{hint}; keys look like scaling.alpha, "
                           f"model.eps, task.P (see `grokscope run --dry-run` for the full tree)")
-    if key.startswith("output."):
+    if key.startswith("output.") and not allow_output:
         raise ConfigError(f"{where} {key!r}: output settings cannot be swept (the sweep places run directories)")
     return key
 
@@ -186,7 +186,7 @@ def _base(raw: Any, root: Path) -> Config:
         data = {}
     _deep_merge(data, raw)
     for k in sets:
-        _check_key(k, "sweep base.set")
+        _check_key(k, "sweep base.set", allow_output=True)
     return load_config(data, dict(sets))
 
 
