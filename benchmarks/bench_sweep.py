@@ -2,7 +2,7 @@
 N = 50, 6 000 GD steps each, reduced engine) on this machine, per backend.
 
 Baseline: the ``local`` backend (one process, torch's default thread count), measured in the same
-process. Rows: wall time of the whole sweep (fresh directory, spec expansion, every run, the results
+process; a second local row uses one torch thread (these runs are small: D = 20). Rows: wall time of the whole sweep (fresh directory, spec expansion, every run, the results
 table after every pack; no figures), runs/s, and the speed-up against local. ``process`` uses 2
 workers with one torch thread each (2 cores). ``--quick`` runs the first 3 × 3 corner only.
 Usage: python benchmarks/bench_sweep.py [--quick] [--ray]
@@ -44,15 +44,18 @@ def timed(backend: str, workers: int | None, quick: bool) -> tuple[float, int]:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    cases = [("local", None), ("process", 2)] + ([("ray", 2)] if "--ray" in sys.argv else [])
+    default = torch.get_num_threads()
+    cases = [("local", None, default)] + ([("local", None, 1)] if default > 1 else []) + [("process", 2, 1)]
+    cases += [("ray", 2, 1)] if "--ray" in sys.argv else []
     rows = []
     base = None
-    for backend, workers in cases:
+    for backend, workers, threads in cases:
+        torch.set_num_threads(threads if backend == "local" else default)
         wall, n = timed(backend, workers, quick)
         base = base or wall
         rows.append({"sweep": "fig3e --quick" + (" (3x3)" if quick else ""), "backend": backend,
-                     "workers": workers or 1, "threads": torch.get_num_threads() if backend == "local" else 1,
-                     "runs": n, "wall_s": wall, "runs_per_s": n / wall, "speedup_vs_local": base / wall})
+                     "workers": workers or 1, "threads": threads, "runs": n, "wall_s": wall,
+                     "runs_per_s": n / wall, "speedup_vs_local": base / wall})
     report("sweep: quick Fig 3(e) phase diagram", rows)
     print(f"\n{len(expand(spec(quick)))} runs of {spec(quick).base.train.steps} steps each")
 

@@ -93,6 +93,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, preset=args.preset, quick=args.quick)
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: must be ≥ 1")
+    if args.address and args.backend != "ray":
+        raise ConfigError(f"--address {args.address!r}: only used with --backend ray (got --backend {args.backend})")
     out = Path(args.out) if args.out else default_sweep_dir(spec)
     if args.dry_run:
         plan = expand(spec)
