@@ -128,3 +128,30 @@ def test_derived_expression_is_evaluated_safely():
             derived(bad, df)
     with pytest.raises(ConfigError, match="'model.eps' is not a results column"):
         derived("model.eps", df)
+
+
+def test_heatmap_cells_are_means_over_seeds_with_markers():
+    from grokscope.sweep.views import collapse, heatmap
+    rows = []
+    for a in (0.5, 1.0, 2.0):
+        for e in (0.1, 0.2):
+            for s in (0, 1):
+                rows.append({"scaling.alpha": a, "model.eps": e, "status": "completed",
+                             "grok_amount_0.1": a * 100 + e * 10 + s, "model.sigma": 1.0 + s})
+    df = pd.DataFrame(rows)
+    df.loc[(df["scaling.alpha"] == 2.0) & (df["model.eps"] == 0.2), "grok_amount_0.1"] = np.nan  # never
+    df.loc[(df["scaling.alpha"] == 0.5) & (df["model.eps"] == 0.1) & (df["model.sigma"] == 2.0), "status"] = "diverged"
+    ax = heatmap(df, "grok_amount_0.1", "scaling.alpha", "model.eps", {"scaling.alpha": "log"})
+    Z = ax.collections[0].get_array().reshape(2, 3)  # rows: eps, columns: alpha
+    want = df.pivot_table(index="model.eps", columns="scaling.alpha", values="grok_amount_0.1", aggfunc="mean")
+    np.testing.assert_allclose(np.ma.filled(Z, np.nan), want.reindex(columns=[0.5, 1.0, 2.0]).to_numpy(),
+                               rtol=1e-15, equal_nan=True)
+    assert np.ma.getmaskarray(Z)[1, 2]  # the never-crossed cell is blank
+    marks = {c.get_label(): c.get_offsets().tolist() for c in ax.collections[1:]}
+    assert marks == {"never crossed": [[2.0, 0.2]], "diverged": [[0.5, 0.1]]}
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    ax2 = collapse(df, "grok_amount_0.1", "model.sigma**2*scaling.alpha")
+    pts = np.asarray(ax2.collections[0].get_offsets())
+    ok = df["grok_amount_0.1"].notna().to_numpy()
+    np.testing.assert_allclose(pts[:, 0], (df["model.sigma"] ** 2 * df["scaling.alpha"]).to_numpy()[ok], rtol=1e-15)
+    np.testing.assert_allclose(pts[:, 1], df["grok_amount_0.1"].to_numpy()[ok], rtol=1e-15)
