@@ -2,6 +2,8 @@
 
 Results tables are compared on every column except the timing ones (wall_s, train_s, probes_s,
 steps_per_s), exactly (no tolerance): the same config on the same machine gives bit-identical metrics.
+These sweeps set ``batch: false``; batched ensembles (when grokscope.batched exists) are compared with
+single runs at 1e-12 relative in ``test_batched_sweep_matches_single_runs``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ BASE = {"task": {"D": 8, "P": 24, "P_test": 40}, "model": {"N": 10, "eps": 0.3},
 
 def tiny_spec(**kw):
     data = {"name": "tiny", "base": BASE, "axes": {"scaling.alpha": {"log": [0.5, 2], "num": 3}},
-            "seeds": 2, "pack_size": 2, **kw}
+            "seeds": 2, "pack_size": 2, "batch": False, **kw}
     return parse_spec(data)
 
 
@@ -105,7 +107,7 @@ def test_sigkill_mid_sweep_then_resume_gives_the_same_results(reference, tmp_pat
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump({"name": "tiny", "base": BASE,
                                          "axes": {"scaling.alpha": {"log": [0.5, 2], "num": 3}},
-                                         "seeds": 2, "pack_size": 1}))
+                                         "seeds": 2, "pack_size": 1, "batch": False}))
     out = tmp_path / "sweep"
     env = {**os.environ, "PYTHONPATH": _slow_runs(tmp_path), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "grokscope.cli", "sweep", str(spec_path), "--out", str(out),
@@ -124,6 +126,25 @@ def test_sigkill_mid_sweep_then_resume_gives_the_same_results(reference, tmp_pat
     assert_same_results(df, ref)
     assert_same_results(pd.read_parquet(out / "results.parquet"), ref)
     assert len(list((out / "runs").iterdir())) == 6  # no duplicate run directories
+
+
+def test_batched_sweep_matches_single_runs(reference, tmp_path):
+    """With grokscope.batched: one ensemble per pack; a resumed sweep (different ensembles) still
+    matches the unbatched reference to 1e-12 relative on every float column, exactly elsewhere."""
+    pytest.importorskip("grokscope.batched", reason="grokscope.batched (batched ensembles) is not in this tree")
+    _, ref = reference
+    spec = tiny_spec(batch=True, pack_size=6)
+    df = run_sweep(spec, tmp_path, progress=False)
+    assert (df["ensemble_size"] > 1).all()  # really trained as ensembles (one per batch key in the pack)
+    redo = [1, 3]  # same seed, different α: one batch key
+    for rid in df["run_id"][redo]:
+        (tmp_path / "runs" / rid / "summary.json").unlink()
+    df2 = run_sweep(spec, tmp_path, progress=False)
+    assert (df2["ensemble_size"][redo] == 2).all()
+    assert (df2["ensemble_size"].drop(index=redo) == df["ensemble_size"].drop(index=redo)).all()
+    for d in (df, df2):
+        a, b = comparable(d).drop(columns=["ensemble_size"]), comparable(ref).drop(columns=["ensemble_size"])
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=0)
 
 
 def test_failing_run_is_recorded_while_the_others_finish(tmp_path):
@@ -147,12 +168,6 @@ def _write(tmp_path, spec):
     return p
 
 
-def test_process_backend_equals_local(reference, tmp_path):
-    _, ref = reference
-    df = run_sweep(tiny_spec(), tmp_path, backend="process", workers=2, progress=False)
-    assert_same_results(df, ref)
-
-
 def _worker_pids() -> list[int]:
     """Pool workers of this process (children running spawn_main, not the resource tracker)."""
     pids = []
@@ -166,6 +181,7 @@ def _worker_pids() -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the pool workers")
 def test_killing_one_worker_loses_nothing(reference, tmp_path, monkeypatch, capsys):
+    """The process backend (2 workers) with one worker SIGKILLed mid-sweep equals the local backend."""
     import threading
     _, ref = reference
     monkeypatch.setenv("PYTHONPATH", _slow_runs(tmp_path))  # inherited by the spawned workers

@@ -65,6 +65,7 @@ def summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
     k0 = summary.get("k0") or {}
     out["k0_train_mse"], out["k0_test_mse"] = k0.get("train_mse"), k0.get("test_mse")
     out["engine"] = (summary.get("engine") or {}).get("name")
+    out["ensemble_size"] = (summary.get("ensemble") or {}).get("size")  # trained in a batched ensemble
     out["eta"] = summary.get("eta")
     out["steps_done"] = summary.get("steps_done")
     out["diverged_at"] = summary.get("diverged_at")
