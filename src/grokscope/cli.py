@@ -110,7 +110,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"grokscope: sweep {spec.name}: writing {out}", file=sys.stderr)
     try:
         df = run_sweep(spec, out, backend=args.backend, workers=args.workers, address=args.address,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, threads=args.threads)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
@@ -186,6 +186,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="local", choices=["local", "process", "ray"])
     p.add_argument("--workers", type=int, help="parallel workers (process, ray; default: all cores)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    p.add_argument("--threads", type=int, help="torch threads per worker (small runs are fastest with 1)")
     p.add_argument("--out", help="sweep directory (default: sweeps/<name>[-quick])")
     p.add_argument("--dry-run", action="store_true", help="print the number of runs and the axes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -106,29 +106,38 @@ def _threads_per_worker(workers: int) -> int:
 
 
 def run_packs(packs: list[list[Item]], backend: str = "local", *, workers: int | None = None,
-              address: str | None = None, batch: bool = True) -> Iterator[list[dict[str, Any]]]:
-    """Yield each pack's outcomes as it finishes (order of completion)."""
+              address: str | None = None, batch: bool = True,
+              threads: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Yield each pack's outcomes as it finishes (order of completion). ``threads``: torch threads per
+    worker (default: torch's own for local, cores // workers for process and a local Ray, 1 on a cluster)."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r}: allowed are {', '.join(BACKENDS)}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers!r}: must be ≥ 1")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads {threads!r}: must be ≥ 1")
     if backend == "local":
-        for p in packs:
-            yield execute_pack(p, batch)
+        import torch
+        before = torch.get_num_threads()
+        try:
+            for p in packs:
+                yield execute_pack(p, batch, threads)
+        finally:
+            torch.set_num_threads(before)
     elif backend == "process":
-        yield from _process(packs, workers or os.cpu_count() or 1, batch)
+        yield from _process(packs, workers or os.cpu_count() or 1, batch, threads)
     else:
-        yield from _ray(packs, workers, address, batch)
+        yield from _ray(packs, workers, address, batch, threads)
 
 
-def _process(packs: list[list[Item]], workers: int, batch: bool,
+def _process(packs: list[list[Item]], workers: int, batch: bool, threads: int | None = None,
              restarts: int = 3) -> Iterator[list[dict[str, Any]]]:
     """Process pool; if a worker dies (killed, out of memory) the pool is restarted up to ``restarts``
     times for the packs not yet finished (their complete runs are not trained again)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
-    threads = _threads_per_worker(workers)
+    threads = threads or _threads_per_worker(workers)
     ctx = mp.get_context("spawn")  # no forked torch thread pools
     left = list(range(len(packs)))
     for attempt in range(restarts + 1):
@@ -157,8 +166,8 @@ def _process(packs: list[list[Item]], workers: int, batch: bool,
                     f.cancel()
 
 
-def _ray(packs: list[list[Item]], workers: int | None, address: str | None,
-         batch: bool) -> Iterator[list[dict[str, Any]]]:
+def _ray(packs: list[list[Item]], workers: int | None, address: str | None, batch: bool,
+         threads: int | None = None) -> Iterator[list[dict[str, Any]]]:
     try:
         import ray
     except ImportError:
@@ -176,7 +185,7 @@ def _ray(packs: list[list[Item]], workers: int | None, address: str | None,
         started = True
     try:
         ncpu = int(ray.cluster_resources().get("CPU", 1))
-        threads = 1 if address else _threads_per_worker(workers or ncpu)
+        threads = threads or (1 if address else _threads_per_worker(workers or ncpu))
         remote: Callable[..., Any] = ray.remote(num_cpus=1)(execute_pack)
         refs = [remote.remote(p, batch, threads) for p in packs]
         try:

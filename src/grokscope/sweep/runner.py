@@ -75,7 +75,8 @@ def make_packs(plan: list[PlannedRun], sweep_dir: Path, pack_size: int, label: s
 
 
 def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, backend: str = "local", workers: int | None = None,
-              address: str | None = None, progress: bool = True, pack_size: int | None = None) -> pd.DataFrame:
+              address: str | None = None, progress: bool = True, pack_size: int | None = None,
+              threads: int | None = None) -> pd.DataFrame:
     """Run (or resume) a sweep into ``sweep_dir``; returns the final results table."""
     sweep_dir = Path(sweep_dir)
     plan = expand(spec)
@@ -91,7 +92,8 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, backend: str = "local",
                    desc=spec.name, file=sys.stderr)
     failed = 0
     try:
-        for outcomes in run_packs(packs, backend, workers=workers, address=address, batch=spec.batch):
+        for outcomes in run_packs(packs, backend, workers=workers, address=address, batch=spec.batch,
+                                  threads=threads):
             failed += sum(o["status"] == "failed" for o in outcomes)
             write_results(sweep_dir, plan)
             if bar is not None:

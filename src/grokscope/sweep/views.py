@@ -113,6 +113,9 @@ def heatmap(df: pd.DataFrame, col: str, x: str, y: str, scales: dict[str, str] |
     """Mean of ``col`` over runs in each (x, y) cell; markers for never-crossed / diverged / failed."""
     for c, w in ((col, "--heatmap"), (x, "--x"), (y, "--y")):
         _need(df, c, w)
+    for c, w in ((x, "--x"), (y, "--y")):
+        if pd.to_numeric(df[c], errors="coerce").isna().any() and df[c].notna().any():
+            raise ConfigError(f"{w} {c!r}: heatmap axes must be numeric, got {sorted(map(str, pd.unique(df[c])))}")
     scales = scales or {}
     plt = _plt()
     xs = np.sort(pd.unique(df[x].dropna()).astype(float))
