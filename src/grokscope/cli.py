@@ -1,4 +1,4 @@
-"""Command line: ``grokscope run|demo|show|presets``."""
+"""Command line: ``grokscope run|demo|show|theory|sweep|plot|presets``."""
 from __future__ import annotations
 
 import argparse
@@ -101,6 +101,68 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from grokscope.sweep.runner import default_sweep_dir, run_sweep, status_counts
+    from grokscope.sweep.spec import expand, load_spec
+    spec = load_spec(args.spec, preset=args.preset, quick=args.quick)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: must be ≥ 1")
+    if args.address and args.backend != "ray":
+        raise ConfigError(f"--address {args.address!r}: only used with --backend ray (got --backend {args.backend})")
+    out = Path(args.out) if args.out else default_sweep_dir(spec)
+    if args.dry_run:
+        plan = expand(spec)
+        print(f"sweep {spec.name}{' (quick)' if spec.quick else ''}: {len(plan)} runs -> {out}")
+        for k, vals in spec.axes.items():
+            print(f"  axis {k} ({spec.scales.get(k, 'lin')}): {vals}")
+        for i, g in enumerate(spec.zip):
+            for k, vals in g.items():
+                print(f"  zip[{i}] {k}: {vals}")
+        if spec.seeds > 1:
+            print(f"  seeds: {spec.seeds} (varying {', '.join(spec.seed_keys)})")
+        return 0
+    print(f"grokscope: sweep {spec.name}: writing {out}", file=sys.stderr)
+    try:
+        df = run_sweep(spec, out, backend=args.backend, workers=args.workers, address=args.address,
+                       progress=not args.no_progress, threads=args.threads)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {out}; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    counts = status_counts(df)
+    print(f"sweep {spec.name}: {len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}); "
+          f"results in {out / 'results.parquet'}")
+    if spec.plots:
+        from grokscope.sweep.views import draw
+        try:
+            for p in draw(out, spec.plots):
+                print(f"figure: {p}")
+        except ConfigError as exc:
+            print(f"grokscope: note: default plots not drawn: {exc}", file=sys.stderr)
+    return 0 if counts.get("failed", 0) == 0 else 3
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from grokscope.sweep.runner import load_sweep
+    from grokscope.sweep.views import draw
+    spec, _ = load_sweep(args.sweep_dir)
+    views = []
+    if args.heatmap:
+        views.append({"heatmap": args.heatmap, "x": args.x, "y": args.y})
+    if args.curves:
+        views.append({"curves": args.curves, "color": args.color, "normalize": args.normalize})
+    if args.collapse:
+        views.append({"collapse": args.collapse, "derived": args.derived, "color": args.color})
+    if not views:
+        views = spec.plots
+    if not views:
+        raise ConfigError("grokscope plot: this sweep's spec has no plots:; give --heatmap COL --x KEY --y KEY, "
+                          "--curves METRIC --color KEY or --collapse COL --derived EXPR")
+    for p in draw(args.sweep_dir, views):
+        print(f"figure: {p}")
+    return 0
+
+
 def _add_run_args(p: argparse.ArgumentParser, with_config: bool = True) -> None:
     if with_config:
         p.add_argument("config", nargs="?", help="YAML config file")
@@ -133,6 +195,29 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="RUN_DIR",
                    help="use a finished run's config and draw the theory curves over it (figures/theory.png)")
     p.set_defaults(fn=cmd_theory, out=None, name=None, no_progress=False)
+    p = sub.add_parser("sweep", help="run or resume a grid of configs (SPEC.yaml or --preset fig3a|fig3e|fig7|fig9)")
+    p.add_argument("spec", nargs="?", help="sweep spec YAML")
+    p.add_argument("--preset", help="packaged sweep spec: fig3a, fig3e, fig7, fig9")
+    p.add_argument("--quick", action="store_true", help="the spec's quick: variant (minutes on 2 CPU cores)")
+    p.add_argument("--backend", default="local", choices=["local", "process", "ray"])
+    p.add_argument("--workers", type=int, help="parallel workers (process, ray; default: all cores)")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    p.add_argument("--threads", type=int, help="torch threads per worker (small runs are fastest with 1)")
+    p.add_argument("--out", help="sweep directory (default: sweeps/<name>[-quick])")
+    p.add_argument("--dry-run", action="store_true", help="print the number of runs and the axes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_sweep)
+    p = sub.add_parser("plot", help="phase diagrams and curves of a sweep directory")
+    p.add_argument("sweep_dir")
+    p.add_argument("--heatmap", metavar="COL", help="results column to draw over --x and --y")
+    p.add_argument("--x", metavar="KEY")
+    p.add_argument("--y", metavar="KEY")
+    p.add_argument("--curves", metavar="METRIC", help="metric against steps, one line per run")
+    p.add_argument("--color", metavar="KEY", help="axis colouring curves / collapse points")
+    p.add_argument("--normalize", action="store_true", help="curves divided by their step-0 value")
+    p.add_argument("--collapse", metavar="COL", help="results column against --derived")
+    p.add_argument("--derived", metavar="EXPR", help="expression of config keys, e.g. model.sigma**2*scaling.alpha")
+    p.set_defaults(fn=cmd_plot)
     p = sub.add_parser("presets", help="list named configs")
     p.set_defaults(fn=cmd_presets)
     return ap
