@@ -84,9 +84,13 @@ class SweepSpec:
 
 def _config_keys(model: Any = Config, prefix: str = "") -> set[str]:
     out = set()
+    from grokscope.config import MODEL_SECTIONS, TASK_SECTIONS
     for name, f in model.model_fields.items():
         ann = f.annotation
-        if isinstance(ann, type) and hasattr(ann, "model_fields"):
+        if model is Config and name in ("task", "model"):  # union sections: the keys of every member
+            for sec in (TASK_SECTIONS if name == "task" else MODEL_SECTIONS).values():
+                out |= _config_keys(sec, f"{name}.")
+        elif isinstance(ann, type) and hasattr(ann, "model_fields"):
             out |= _config_keys(ann, f"{prefix}{name}.")
         else:
             out.add(f"{prefix}{name}")
