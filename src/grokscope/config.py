@@ -106,6 +106,10 @@ class Train(_Section):
     dtype: Literal["float64", "float32"] = "float64"
     seed: int = Field(0, description="seed for mini-batch sampling")
     progress: bool = True
+    early_stop: float | None = Field(
+        None, ge=1.0, description="stop once the grokking events are settled: every threshold crossing "
+        "(train and test, absolute and relative) has happened and the step is ≥ early_stop × the latest "
+        "crossing step (None: off; see grokscope.stopping)")
 
     @model_validator(mode="after")
     def _device(self) -> Train:

@@ -60,6 +60,8 @@ def run_id(cfg: Config) -> str:
     d = cfg.to_dict()
     d.pop("output", None)
     d["train"].pop("progress", None)
+    if d["train"].get("early_stop") is None:  # the default (off) leaves earlier run ids unchanged
+        d["train"].pop("early_stop", None)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
