@@ -220,3 +220,32 @@ def test_run_batched_rejects_mixed_or_bad_groups(tmp_path):
     with pytest.raises(ConfigError, match="share a run directory"):
         run_batched([a, a], [tmp_path / "d", tmp_path / "d"], [None, None])
     assert not (tmp_path / "a").exists() and not (tmp_path / "d").exists()  # nothing started
+
+
+def test_interrupt_leaves_every_member_readable(tmp_path, monkeypatch):
+    from grokscope.engines.ensemble import EnsembleReduced
+    from grokscope.store import load_run
+    calls = {"n": 0}
+    orig = EnsembleReduced.step
+
+    def step(self):
+        calls["n"] += 1
+        if calls["n"] == 57:
+            raise KeyboardInterrupt
+        return orig(self)
+
+    monkeypatch.setattr(EnsembleReduced, "step", step)
+    cfgs = _cfgs(tmp_path, {"train.engine": "reduced", "probes.names": ["loss"]}, MEMBERS[:2])
+    with pytest.raises(KeyboardInterrupt):
+        run_batched(cfgs, [tmp_path / "a", tmp_path / "b"], [None, None])
+    for p in ("a", "b"):
+        r = load_run(tmp_path / p)
+        assert r.status == "interrupted" and r.summary["steps_done"] == 56 and r.metrics["step"].max() == 56
+
+
+def test_resources_checked_for_the_whole_ensemble(tmp_path):
+    from grokscope.train import check_resources
+    cfg = small_config(tmp_path, **{"model.N": 200_000, "task.D": 50, "task.P": 100, "task.P_test": 100})
+    check_resources(cfg, torch.device("cpu"))  # one member (~1.1 GiB) fits
+    with pytest.raises(ConfigError, match="100000 ensemble members"):
+        check_resources(cfg, torch.device("cpu"), members=100_000)

@@ -97,8 +97,9 @@ def _ensemble(bs: list[dict[str, Any]], cfg0: Config) -> Any:
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                 labels: Sequence[str | None]) -> list[Run]:
     """Train ``cfgs`` (equal :func:`batch_key`) as one ensemble; write and return each run."""
-    from grokscope.train import RunState, build
+    from grokscope.train import RunState, build, check_resources, resolve_device
     key = _check(cfgs, paths, labels)
+    check_resources(cfgs[0], resolve_device(cfgs[0].train.device), members=len(cfgs))
     t_start = time.perf_counter()
     bs = [build(c) for c in cfgs]  # every bad input fails here, before any directory is touched
     ens = _ensemble(bs, cfgs[0])
@@ -110,6 +111,7 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
     done: dict[int, tuple[str, str | None, int]] = {}
     check_every = 1 if bs[0]["device"].type == "cpu" else 100
     last_flush = time.perf_counter()
+    flush_every = min(c.output.flush_every_s for c in cfgs)
     step = 0
 
     def stop(ids: dict[int, tuple[str, str | None]]) -> None:
@@ -135,7 +137,7 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                 stop(ended)
             if not active:
                 break
-            if time.perf_counter() - last_flush > cfgs[0].output.flush_every_s:
+            if time.perf_counter() - last_flush > flush_every:
                 for i in active:
                     states[i].flush()
                 last_flush = time.perf_counter()

@@ -50,15 +50,18 @@ def _memory_bytes(device: torch.device) -> int:
         return 1 << 40
 
 
-def check_resources(cfg: Config, device: torch.device) -> None:
+def check_resources(cfg: Config, device: torch.device, members: int = 1) -> None:
     """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
-    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory."""
+    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory
+    (times ``members`` for a batched ensemble)."""
     t, m = cfg.task, cfg.model
     item = 8 if cfg.train.dtype == "float64" else 4
     need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
+    need *= members
     have = _memory_bytes(device)
     if need > 0.8 * have:
         raise ConfigError(
+            (f"{members} ensemble members, each " if members > 1 else "") +
             f"model.N = {m.N} with task.D = {t.D}, task.P = {t.P}, task.P_test = {t.P_test}: needs about "
             f"{need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the {have / 2**30:.1f} GiB "
             f"on {device}; reduce N, D or P (or use float32)")
