@@ -249,3 +249,21 @@ def test_resources_checked_for_the_whole_ensemble(tmp_path):
     check_resources(cfg, torch.device("cpu"))  # one member (~1.1 GiB) fits
     with pytest.raises(ConfigError, match="100000 ensemble members"):
         check_resources(cfg, torch.device("cpu"), members=100_000)
+
+
+def test_member_whose_probe_raises_fails_alone(tmp_path, monkeypatch):
+    from grokscope.train import RunState
+    orig = RunState.probe
+
+    def probe(self, step):
+        if self.label == "bad" and step >= 20:
+            raise ValueError("probe broke")
+        return orig(self, step)
+
+    monkeypatch.setattr(RunState, "probe", probe)
+    cfgs = _cfgs(tmp_path, {"train.engine": "network", "probes.names": ["loss"]}, MEMBERS[:3])
+    runs = run_batched(cfgs, [tmp_path / f"m{i}" for i in range(3)], ["ok", "bad", "ok"])
+    assert [r.status for r in runs] == ["completed", "failed", "completed"]
+    assert "probe broke" in runs[1].summary["reason"] and 20 <= runs[1].summary["steps_done"] < 30
+    assert runs[0].summary["steps_done"] == runs[2].summary["steps_done"] == STEPS
+    _assert_metrics_equal(runs[2].metrics, run(cfgs[2], tmp_path / "s2").metrics)

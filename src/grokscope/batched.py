@@ -17,7 +17,10 @@ one ensemble (:mod:`grokscope.engines.ensemble`) and writes each directory exact
 :func:`grokscope.train.run` would: the same rows, events and summary (plus an ``ensemble`` entry),
 member i equal to the single run to rounding. A member whose loss turns NaN/inf stops alone and is
 recorded as diverged at that step; members stop at their own ``train.steps`` or early stop, and
-stopped members are dropped from the batched step.
+stopped members are dropped from the batched step. A member whose probe or twin raises is
+recorded as ``failed`` with the error and stops alone (the call returns normally; check each run's
+status); an error in the batched step itself fails every running member and is re-raised, as is
+Ctrl-C, after every directory is written.
 """
 from __future__ import annotations
 
@@ -127,7 +130,10 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
             for i in active:
                 rs = states[i]
                 if rs.due(step):
-                    res = rs.probe(step)
+                    try:
+                        res = rs.probe(step)
+                    except Exception as exc:  # noqa: BLE001 — this member fails alone, recorded
+                        res = ("failed", f"{type(exc).__name__}: {exc}")
                     if res is not None:
                         ended[i] = res
                         continue
@@ -142,31 +148,41 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                     states[i].flush()
                 last_flush = time.perf_counter()
             t0 = time.perf_counter()
+            ids_at_step = list(active)
             values = ens.step()
+            twin_failed: dict[int, tuple[str, str | None]] = {}
             for i in active:
-                states[i].step_twin()
+                try:
+                    states[i].step_twin()
+                except Exception as exc:  # noqa: BLE001 — this member fails alone, recorded
+                    twin_failed[i] = ("failed", f"{type(exc).__name__}: {exc}")
             step += 1
-            if step % check_every == 0:
+            if twin_failed:
+                stop(twin_failed)
+            if step % check_every == 0 and active:
                 bad = torch.nonzero(~torch.isfinite(values)).flatten().tolist()
                 if bad:
                     vals = values.tolist()
-                    stop({active[p]: ("diverged", f"train loss {vals[p]} at step {step}") for p in bad})
+                    stop({ids_at_step[p]: ("diverged", f"train loss {vals[p]} at step {step}")
+                          for p in bad if ids_at_step[p] in active})
             dt = (time.perf_counter() - t0) / max(len(active), 1)
             for i in active:
                 states[i].train_s += dt
     except KeyboardInterrupt:
         for i in active:
             done[i] = ("interrupted", f"interrupted (Ctrl-C) at step {step}", step)
-    except Exception as exc:  # noqa: BLE001 — recorded for every running member, then re-raised
+    except Exception as exc:  # noqa: BLE001 — the batched step failed: every running member, re-raised
         for i in active:
             done[i] = ("failed", f"{type(exc).__name__}: {exc}", step)
+        crashed: BaseException | None = exc
+    else:
+        crashed = None
     runs = [states[i].finish(*done[i][:2], done[i][2], raise_=False) for i in range(E)]
-    statuses = {done[i][0] for i in range(E)}
-    if "interrupted" in statuses:
+    if any(done[i][0] == "interrupted" for i in range(E)):
         raise KeyboardInterrupt(f"ensemble interrupted at step {step}; partial results kept")
-    if "failed" in statuses:
-        why = next(done[i][1] for i in range(E) if done[i][0] == "failed")
-        raise RuntimeError(f"ensemble failed at step {step}, partial results kept: {why}")
+    if crashed is not None:
+        raise RuntimeError(f"ensemble failed at step {step}, partial results kept: "
+                           f"{type(crashed).__name__}: {crashed}") from crashed
     return runs
 
 
