@@ -267,3 +267,14 @@ def test_member_whose_probe_raises_fails_alone(tmp_path, monkeypatch):
     assert "probe broke" in runs[1].summary["reason"] and 20 <= runs[1].summary["steps_done"] < 30
     assert runs[0].summary["steps_done"] == runs[2].summary["steps_done"] == STEPS
     _assert_metrics_equal(runs[2].metrics, run(cfgs[2], tmp_path / "s2").metrics)
+
+
+def test_infinite_width_members(tmp_path):
+    members = [{}, {"scaling.alpha": 2.0, "model.sigma": 0.8}, {"model.eps": 0.1, "optim.lr": 0.3}]
+    over = {"train.engine": "reduced", "model.init": "infinite", "probes.names": ["loss", "exact_loss", "weights"]}
+    cfgs = _cfgs(tmp_path, over, members)
+    runs = run_batched(cfgs, [tmp_path / f"m{i}" for i in range(3)], ["inf"] * 3)
+    for i, c in enumerate(cfgs):
+        s = run(c, tmp_path / f"s{i}")
+        assert runs[i].status == s.status == "completed"
+        _assert_metrics_equal(runs[i].metrics, s.metrics)
