@@ -156,9 +156,9 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                     states[i].step_twin()
                 except Exception as exc:  # noqa: BLE001 — this member fails alone, recorded
                     twin_failed[i] = ("failed", f"{type(exc).__name__}: {exc}")
-            step += 1
-            if twin_failed:
+            if twin_failed:  # as a single run: the engine stepped, the step is not counted
                 stop(twin_failed)
+            step += 1
             if step % check_every == 0 and active:
                 bad = torch.nonzero(~torch.isfinite(values)).flatten().tolist()
                 if bad:
@@ -177,7 +177,14 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
         crashed: BaseException | None = exc
     else:
         crashed = None
-    runs = [states[i].finish(*done[i][:2], done[i][2], raise_=False) for i in range(E)]
+    runs, errors = [], []
+    for i in range(E):  # every member's directory is written, even if another one's writing fails
+        try:
+            runs.append(states[i].finish(*done[i][:2], done[i][2], raise_=False))
+        except Exception as exc:  # noqa: BLE001 — re-raised below, after the other members
+            errors.append(exc)
+    if errors:
+        raise errors[0]
     if any(done[i][0] == "interrupted" for i in range(E)):
         raise KeyboardInterrupt(f"ensemble interrupted at step {step}; partial results kept")
     if crashed is not None:

@@ -95,6 +95,7 @@ class EnsembleNetwork:
         self.eta = _col(self._eta, W, 1)                      # (E,)
         # the member model with ε as an (E, 1, 1) tensor: act/act_grad broadcast over (E, P, N)
         self.model = dataclasses.replace(self.members[0].model, eps=self.eps3)
+        self._H: Tensor | None = None  # (E, batch, N) activations, reused: no page faults per step
 
     def _bind(self) -> None:
         for i, m in enumerate(self.members):
@@ -125,7 +126,12 @@ class EnsembleNetwork:
             f0 = f0[:, idx] if f0 is not None else None
         W, a = self.params["W"], self.params["a"]
         Xe = X.expand(self.E, *X.shape)
-        H = torch.bmm(Xe, W.mT)                                                # (E, P, N)
+        if self._H is None or self._H.shape[1] != X.shape[0]:
+            E, Pb, D = self.E, X.shape[0], X.shape[1]
+            kw = {"dtype": W.dtype, "device": W.device}
+            self._H, self._Xv = torch.empty(E, Pb, self.N, **kw), torch.empty(E, Pb, D, **kw)
+            self._G = torch.empty(E, self.N, D, **kw)
+        H = torch.bmm(Xe, W.mT, out=self._H)                                   # (E, P, N)
         if self.quad:
             sq = torch.linalg.vector_norm(H, dim=2).square()
             f = (torch.bmm(Xe, W.sum(1).unsqueeze(-1)).squeeze(-1) + self.half_eps * sq) / self.N
@@ -136,8 +142,8 @@ class EnsembleNetwork:
         value = r.square().mean(1)
         v = self.alpha * r.mul_(2.0 / r.shape[1])                              # α ∂L/∂f̃
         if self.quad:
-            Xv = Xe * v.unsqueeze(-1)
-            gW = torch.addcmul(Xv.sum(1, keepdim=True), torch.bmm(H.mT, Xv), self.eps3).div_(self.N)
+            Xv = torch.mul(Xe, v.unsqueeze(-1), out=self._Xv)
+            gW = torch.bmm(H.mT, Xv, out=self._G).mul_(self.eps3).add_(Xv.sum(1, keepdim=True)).div_(self.N)
         else:
             G = self.model.act_grad(H).mul_(v.unsqueeze(-1)).mul_(a.unsqueeze(1))
             gW = torch.bmm(G.mT, Xe).div_(self.N)
@@ -187,6 +193,7 @@ class EnsembleReduced:
         self._XTe = self.data.X_train.T.expand(self.E, -1, -1)
         self._Xe = self.data.X_train.expand(self.E, -1, -1)
         self._inv_P = 1.0 / P
+        self._H = torch.empty(self.E, P, U.shape[2], dtype=U.dtype, device=U.device)  # reused buffer
 
     def _bind(self) -> None:
         for i, m in enumerate(self.members):
@@ -207,7 +214,7 @@ class EnsembleReduced:
 
     def step(self) -> Tensor:
         """One full-batch update of every member; returns the train losses before it, (E,)."""
-        H = torch.bmm(self._Xe, self.U)                                         # (E, P, m)
+        H = torch.bmm(self._Xe, self.U, out=self._H)                            # (E, P, m)
         q = torch.linalg.vector_norm(H, dim=2)                                  # √(xᵀMx)
         H0 = H[:, :, 0]
         r = torch.addcmul(self.neg_y0, H0, self.alpha)                          # α x·w̄ − y0
