@@ -294,6 +294,10 @@ class Train(_Section):
         "auto", description="precision the model output is rounded to before the loss (auto: train.dtype)")
     loss_dtype: Literal["auto", "float16", "float32", "float64"] = Field(
         "auto", description="precision of the loss/softmax computation (auto: the logits dtype)")
+    early_stop: float | None = Field(
+        None, ge=1.0, description="stop once the grokking events are settled: every threshold crossing "
+        "(train and test, absolute and relative) has happened and the step is ≥ early_stop × the latest "
+        "crossing step (None: off; see grokscope.stopping)")
 
     @model_validator(mode="after")
     def _device(self) -> Train:

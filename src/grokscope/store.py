@@ -86,6 +86,8 @@ def run_id(cfg: Config) -> str:
     _drop_neutral_defaults(d)
     d.pop("output", None)
     d["train"].pop("progress", None)
+    if d["train"].get("early_stop") is None:  # the default (off) leaves earlier run ids unchanged
+        d["train"].pop("early_stop", None)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

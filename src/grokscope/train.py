@@ -50,10 +50,11 @@ def _memory_bytes(device: torch.device) -> int:
         return 1 << 40
 
 
-def check_resources(cfg: Config, device: torch.device) -> None:
+def check_resources(cfg: Config, device: torch.device, members: int = 1) -> None:
     """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
-    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory.
-    Estimated for the committee on the polynomial task and for the modular task (other families: no check)."""
+    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory
+    (times ``members`` for a batched ensemble). Estimated for the committee on the polynomial task and
+    for the modular task (other families: no check)."""
     t, m = cfg.task, cfg.model
     if t.name == "modular":
         from grokscope.tasks.modular import memory_bytes
@@ -67,9 +68,11 @@ def check_resources(cfg: Config, device: torch.device) -> None:
         return  # the estimate below is for committee models on tasks with D, P, P_test
     item = 8 if cfg.train.dtype == "float64" else 4
     need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
+    need *= members
     have = _memory_bytes(device)
     if need > 0.8 * have:
         raise ConfigError(
+            (f"{members} ensemble members, each " if members > 1 else "") +
             f"model.N = {m.N} with task.D = {t.D}, task.P = {t.P}, task.P_test = {t.P_test}: needs about "
             f"{need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the {have / 2**30:.1f} GiB "
             f"on {device}; reduce N, D or P (or use float32)")
@@ -165,123 +168,172 @@ def _versions() -> dict[str, str]:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
+class RunState:
+    """The per-run bookkeeping shared by :func:`run` and :func:`grokscope.batched.run_batched`:
+    probes and their schedule, the K₀ baseline and linearised twin, the logged rows, early
+    stopping, and writing the run directory. ``b`` is :func:`build`'s dict for this run's config;
+    its ``engine`` may be a member view of an ensemble (same read-outs)."""
+
+    def __init__(self, cfg: Config, path: Path, label: str | None, b: dict[str, Any], t_start: float):
+        from grokscope.stopping import EventWatch
+        self.cfg, self.path, self.label, self.b, self.t_start = cfg, path, label, b, t_start
+        engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
+        self.ctx = ctx = ProbeContext(engine, data, loss, model=b["model"])
+        names = {p.name for p in probes}
+        extra: dict[str, Any] = {}
+        if names & {"ntk", "ntk_spectrum"} or ("twin" in names and cfg.model.name == "committee"):
+            t0 = time.perf_counter()
+            K0 = initial_kernel(ctx)
+            f0 = (engine.outputs("train"), engine.outputs("test"))
+            if cfg.train.loss == "mse":
+                extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
+                extra["k0"]["seconds"] = time.perf_counter() - t0
+            else:  # kernel regression is the lazy limit of the squared loss only
+                extra["k0"] = {"skipped": f"train.loss = {cfg.train.loss!r}: the K₀ regression baseline "
+                                          "is for mse"}
+        if "twin" in names and getattr(cfg.model, "init", None) == "infinite":
+            probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
+            extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
+                                                       "see `grokscope theory` for the kernel-limit curve"}
+        elif "twin" in names:
+            from grokscope.engines.linearized import make_twin
+            # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
+            # other models get the parameter-space twin
+            blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
+                      if "K0" in ctx.cache and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
+            ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
+                                 cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
+                                 batch_size=cfg.optim.batch_size,
+                                 generator=torch.Generator().manual_seed(cfg.train.seed))
+            extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
+        self.probes = probes
+        self.writer = RunWriter(path, cfg)
+        self.schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
+        self.when = {p.name: probe_steps(p, cfg, self.schedule) for p in probes}
+        self.rows: list[dict[str, Any]] = []
+        self.probe_s = {p.name: 0.0 for p in probes}
+        self.summary: dict[str, Any] = {
+            "status": "running", "run_id": run_id(cfg), "label": label,
+            "engine": {"name": b["engine_name"], "reason": b["engine_reason"]},
+            "eta": b["eta"], "device": str(b["device"]), "dtype": cfg.train.dtype, "versions": _versions(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
+        }
+        self.watch = EventWatch(cfg)
+        self.j = 0
+        self.train_s = 0.0
+
+    def due(self, step: int) -> bool:
+        """Whether ``step`` is the next point of the log schedule."""
+        return self.j < len(self.schedule) and step == self.schedule[self.j]
+
+    def probe(self, step: int) -> tuple[str, str] | None:
+        """Log the row of ``step``; (status, reason) when the run must stop here (a non-finite
+        metric: diverged; events settled under ``train.early_stop``: completed), else None."""
+        row: dict[str, Any] = {"step": step}
+        self.ctx.cache["step"] = step
+        for p in self.probes:
+            if step in self.when[p.name]:
+                t0 = time.perf_counter()
+                row.update(p.fn(self.ctx))
+                self.probe_s[p.name] += time.perf_counter() - t0
+        self.rows.append(row)
+        self.j += 1
+        if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
+            bad = [k for k, v in row.items() if k != "step" and v is not None and not math.isfinite(v)]
+            return "diverged", f"{', '.join(bad)} not finite at step {step}"
+        if self.watch.update(row) and step < self.cfg.train.steps:
+            self.summary["early_stop"] = {"step": step, "last_crossing": self.watch.last_crossing,
+                                          "factor": self.cfg.train.early_stop}
+            return "completed", self.watch.reason(step)
+        return None
+
+    def step_twin(self) -> None:
+        """Advance the linearised twin one step. The closed-form twin is exact at any step, so it
+        only counts (its read-outs evaluate the closed form at t): O(1) instead of O(P) per step."""
+        if self.ctx.twin is not None:
+            self.ctx.twin.advance()
+
+    def flush(self) -> None:
+        self.writer.write_metrics(self.rows)
+
+    def finish(self, status: str, reason: str | None, step: int, *, raise_: bool = True) -> Run:
+        """Write metrics, summary and figures; with ``raise_``, re-raise an interrupt or failure."""
+        rows, cfg = self.rows, self.cfg
+        if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
+            try:  # record the state where the run stopped, so nothing reached is lost
+                row = {"step": step}
+                self.ctx.cache["step"] = step
+                for p in self.probes:
+                    row.update(p.fn(self.ctx))
+                rows.append(row)
+            except Exception:  # noqa: BLE001, S110 — a failed extra probe must not lose the rows we have
+                pass
+        summary = self.summary
+        summary.update(_finish(cfg, rows, status, reason, step, self.train_s, self.probe_s, self.t_start))
+        self.writer.write_metrics(rows)
+        self.writer.write_summary(summary)
+        result = load_run(self.path)
+        if cfg.output.plots and rows:
+            from grokscope.plots import save_run_figures
+            summary["figures"] = save_run_figures(result)
+            self.writer.write_summary(summary)
+            result.summary = summary
+        if raise_ and status == "interrupted":
+            raise KeyboardInterrupt(reason)
+        if raise_ and status == "failed":
+            raise RuntimeError(f"run failed, partial results kept in {self.path}: {reason}")
+        return result
+
+
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
         quiet: bool = False) -> Run:
     """Train one config and write its run directory; returns the loaded :class:`Run`."""
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
     b = build(cfg)  # every bad input fails here, before the directory is touched
-    engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
-    ctx = ProbeContext(engine, data, loss, model=b["model"])
-    names = {p.name for p in probes}
-    extra: dict[str, Any] = {}
-    if names & {"ntk", "ntk_spectrum"} or ("twin" in names and cfg.model.name == "committee"):
-        t0 = time.perf_counter()
-        K0 = initial_kernel(ctx)
-        f0 = (engine.outputs("train"), engine.outputs("test"))
-        if cfg.train.loss == "mse":
-            extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
-            extra["k0"]["seconds"] = time.perf_counter() - t0
-        else:  # kernel regression is the lazy limit of the squared loss only
-            extra["k0"] = {"skipped": f"train.loss = {cfg.train.loss!r}: the K₀ regression baseline is for mse"}
-    if "twin" in names and getattr(cfg.model, "init", None) == "infinite":
-        probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
-        extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
-                                                   "see `grokscope theory` for the kernel-limit curve"}
-    elif "twin" in names:
-        from grokscope.engines.linearized import make_twin
-        # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
-        # other models get the parameter-space twin
-        blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
-                  if "K0" in ctx.cache and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
-        ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
-                             cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
-                             batch_size=cfg.optim.batch_size,
-                             generator=torch.Generator().manual_seed(cfg.train.seed))
-        extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
-    writer = RunWriter(path, cfg)
-    schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
-    when = {p.name: probe_steps(p, cfg, schedule) for p in probes}
-    rows: list[dict[str, Any]] = []
-    probe_s = {p.name: 0.0 for p in probes}
-    summary: dict[str, Any] = {
-        "status": "running", "run_id": run_id(cfg), "label": label,
-        "engine": {"name": b["engine_name"], "reason": b["engine_reason"]},
-        "eta": b["eta"], "device": str(b["device"]), "dtype": cfg.train.dtype, "versions": _versions(),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
-    }
+    engine = b["engine"]
+    rs = RunState(cfg, path, label, b, t_start)
     bar = None
     if cfg.train.progress and not quiet:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
     check_every = 1 if b["device"].type == "cpu" else 100
     last_flush = time.perf_counter()
-    train_s, step, j = 0.0, 0, 0
+    step = 0
     status, reason = "completed", None
     try:
         while True:
-            if step == schedule[j]:
-                row: dict[str, Any] = {"step": step}
-                ctx.cache["step"] = step
-                for p in probes:
-                    if step in when[p.name]:
-                        t0 = time.perf_counter()
-                        row.update(p.fn(ctx))
-                        probe_s[p.name] += time.perf_counter() - t0
-                rows.append(row)
-                j += 1
-                if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
-                    bad = [k for k, v in row.items() if k != "step" and v is not None and not math.isfinite(v)]
-                    status, reason = "diverged", f"{', '.join(bad)} not finite at step {step}"
+            if rs.due(step):
+                stop = rs.probe(step)
+                if stop is not None:
+                    status, reason = stop
                     break
                 if bar is not None:
+                    row = rs.rows[-1]
                     bar.update(step - bar.n)
                     bar.set_postfix(train=f"{row['train_loss']:.3g}", test=f"{row['test_loss']:.3g}",
                                     refresh=False)
                 if time.perf_counter() - last_flush > cfg.output.flush_every_s:
-                    writer.write_metrics(rows)
+                    rs.flush()
                     last_flush = time.perf_counter()
             if step >= cfg.train.steps:
                 break
             t0 = time.perf_counter()
             value = engine.step()
-            if ctx.twin is not None:
-                ctx.twin.advance()
+            rs.step_twin()
             step += 1
             if step % check_every == 0 and not math.isfinite(float(value)):
                 status, reason = "diverged", f"train loss {float(value)} at step {step}"
                 break
-            train_s += time.perf_counter() - t0
+            rs.train_s += time.perf_counter() - t0
     except KeyboardInterrupt:
         status, reason = "interrupted", f"interrupted (Ctrl-C) at step {step}"
-    except Exception as exc:  # recorded, then re-raised: nothing logged so far is lost
+    except Exception as exc:  # noqa: BLE001 — recorded, then re-raised: nothing logged so far is lost
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         if bar is not None:
             bar.close()
-    if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
-        try:  # record the state where the run stopped, so nothing reached is lost
-            row = {"step": step}
-            ctx.cache["step"] = step
-            for p in probes:
-                row.update(p.fn(ctx))
-            rows.append(row)
-        except Exception:  # noqa: BLE001 — a failed extra probe must not lose the rows we have
-            pass
-    summary.update(_finish(cfg, rows, status, reason, step, train_s, probe_s, t_start))
-    writer.write_metrics(rows)
-    writer.write_summary(summary)
-    result = load_run(path)
-    if cfg.output.plots and rows:
-        from grokscope.plots import save_run_figures
-        summary["figures"] = save_run_figures(result)
-        writer.write_summary(summary)
-        result.summary = summary
-    if status == "interrupted":
-        raise KeyboardInterrupt(reason)
-    if status == "failed":
-        raise RuntimeError(f"run failed, partial results kept in {path}: {reason}")
-    return result
+    return rs.finish(status, reason, step)
 
 
 def _finish(cfg: Config, rows: list[dict[str, Any]], status: str, reason: str | None, step: int,

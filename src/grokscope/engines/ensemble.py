@@ -1,0 +1,235 @@
+"""Batched ensembles: E runs of one engine trained as one, with a leading member axis.
+
+The members differ only in per-member scalars — α, ε, η (from ``optim.lr`` and the lr rule), the
+init seed and scale σ — and share the data, the width N, the optimiser kind and the mini-batches.
+Each ensemble is built from the members' own single-run engines (``NetworkEngine`` /
+``ReducedEngine``, made by :func:`grokscope.train.build`), so the initial state (θ₀, f̃₀, the
+reduced factor U₀, offsets) is that of the single runs bit for bit. Their state is stacked along
+axis 0 and each member engine's parameters are then re-pointed at its slice of the stack: the member
+engines are the per-member *views*, and every read-out (``outputs``, ``quadratic_form``, ``ntk``,
+``weight_norm``, ``param_change``) runs the single engine's own code on the member's slice.
+
+``step()`` updates every member at once and returns the train losses before the update, (E,);
+``keep(positions)`` drops the other members (stopped, diverged) from the stack, so they cost
+nothing afterwards while their views keep their last state. The step is the single engine's update
+with per-member scalars as (E, 1, …) tensors, batched matrix products (``torch.bmm``/``baddbmm``)
+replacing the single products; rounding may differ by an ulp per operation, nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from grokscope.batching import EpochBatches
+from grokscope.engines.network import NetworkEngine
+from grokscope.engines.reduced import ReducedEngine
+from grokscope.optim import make_optimizer
+
+__all__ = ["EnsembleNetwork", "EnsembleReduced", "take"]
+
+
+def take(obj: Any, ix: Tensor, E: int) -> Any:
+    """``obj`` with every tensor whose leading axis is the member axis (length E) indexed by ``ix``
+    (dicts, lists and tuples walked recursively; everything else kept)."""
+    if isinstance(obj, Tensor):
+        return obj.index_select(0, ix) if obj.ndim and obj.shape[0] == E else obj
+    if isinstance(obj, dict):
+        return {k: take(v, ix, E) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(take(v, ix, E) for v in obj)
+    return obj
+
+
+def _col(values: Sequence[float], like: Tensor, ndim: int) -> Tensor:
+    """Per-member scalars as an (E, 1, …, 1) tensor with ``ndim`` dimensions."""
+    return torch.tensor([float(v) for v in values], dtype=like.dtype, device=like.device).reshape(
+        (-1,) + (1,) * (ndim - 1))
+
+
+class EnsembleNetwork:
+    """The committee network engine (analytic gradients, MSE) for E members: W (E, N, D), a (E, N).
+
+    Per-member α (E,), ε (E,) and η (E,); optimisers of :mod:`grokscope.optim` with η as a tensor
+    (gd, sgd with the shared mini-batch sequence, momentum, adam, adamw). Forward for member e:
+    H_e = X W_eᵀ (P, N), f_e = (1/N) φ_ε(H_e) a_e (for quadratic φ with unit readouts
+    f_e = (X Σ_i w_i + (ε/2)|H_e|²)/N, as the single engine); f̃_e = α_e(f_e − f_e0);
+    v_e = α_e ∂L/∂f̃_e; ∇W_e = (1/N) (a_e ⊙ φ'(H_e) ⊙ v_e)ᵀ X, ∇a_e = (1/N) φ(H_e)ᵀ v_e.
+    """
+
+    name = "network"
+
+    def __init__(self, members: list[NetworkEngine], etas: Sequence[float], optim_cfg: Any, *,
+                 batch_size: int | None = None, generator: torch.Generator | None = None):
+        m0 = members[0]
+        if m0.grad_mode != "analytic" or m0.loss.name != "mse":
+            raise ValueError("EnsembleNetwork: needs train.grad = analytic and train.loss = mse")
+        self.data, self.centre = m0.data, m0.centre
+        self.members = list(members)
+        self.trainable = tuple(m0.model.trainable)
+        self.N = m0.model.N
+        self.quad = m0.model._quad_fixed(m0.params)
+        self.params = {k: torch.stack([m.params[k] for m in members]) for k in m0.params}
+        self.f0 = torch.stack([m.f0["train"] for m in members]) if self.centre else None
+        self._alpha = [m.alpha for m in members]
+        self._eps = [m.model.eps for m in members]
+        self._eta = [float(e) for e in etas]
+        self._scalars()
+        self.opt = make_optimizer(optim_cfg, self.eta)
+        self.state = self.opt.init({k: self.params[k] for k in self.trainable})
+        self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
+        self._bind()
+
+    @property
+    def E(self) -> int:
+        return len(self.members)
+
+    def _scalars(self) -> None:
+        W = self.params["W"]
+        self.alpha = _col(self._alpha, W, 2)                  # (E, 1)
+        self.half_eps = _col([0.5 * e for e in self._eps], W, 2)  # (E, 1): (ε/2), as the single engine
+        self.eps3 = _col(self._eps, W, 3)                     # (E, 1, 1)
+        self.eta = _col(self._eta, W, 1)                      # (E,)
+        # the member model with ε as an (E, 1, 1) tensor: act/act_grad broadcast over (E, P, N)
+        self.model = dataclasses.replace(self.members[0].model, eps=self.eps3)
+        self._H: Tensor | None = None  # (E, batch, N) activations, reused: no page faults per step
+
+    def _bind(self) -> None:
+        for i, m in enumerate(self.members):
+            m.params = {k: v[i] for k, v in self.params.items()}
+
+    def keep(self, positions: Sequence[int]) -> None:
+        """Keep only the members at ``positions`` (in the current order); the others' views keep
+        their last state (the old stack is no longer written)."""
+        E = self.E
+        ix = torch.as_tensor(list(positions), dtype=torch.long, device=self.params["W"].device)
+        self.params = take(self.params, ix, E)
+        self.f0 = take(self.f0, ix, E)
+        self.state = take(self.state, ix, E)
+        self.members = [self.members[i] for i in positions]
+        for name in ("_alpha", "_eps", "_eta"):
+            setattr(self, name, [getattr(self, name)[i] for i in positions])
+        if self.members:
+            self._scalars()
+            self.opt.lr = self.eta
+            self._bind()
+
+    def step(self) -> Tensor:
+        """One update of every member; returns the (batch) train losses before it, shape (E,)."""
+        X, y, f0 = self.data.X_train, self.data.y_train, self.f0
+        idx = self._batches.next()
+        if idx is not None:
+            X, y = X[idx], y[idx]
+            f0 = f0[:, idx] if f0 is not None else None
+        W, a = self.params["W"], self.params["a"]
+        Xe = X.expand(self.E, *X.shape)
+        if self._H is None or self._H.shape[1] != X.shape[0]:
+            E, Pb, D = self.E, X.shape[0], X.shape[1]
+            kw = {"dtype": W.dtype, "device": W.device}
+            self._H, self._Xv = torch.empty(E, Pb, self.N, **kw), torch.empty(E, Pb, D, **kw)
+            self._G = torch.empty(E, self.N, D, **kw)
+        H = torch.bmm(Xe, W.mT, out=self._H)                                   # (E, P, N)
+        if self.quad:
+            sq = torch.linalg.vector_norm(H, dim=2).square()
+            f = (torch.bmm(Xe, W.sum(1).unsqueeze(-1)).squeeze(-1) + self.half_eps * sq) / self.N
+        else:
+            f = torch.bmm(self.model.act(H), a.unsqueeze(-1)).squeeze(-1) / self.N
+        out = self.alpha * (f - f0) if f0 is not None else self.alpha * f      # (E, P)
+        r = out - y
+        value = r.square().mean(1)
+        v = self.alpha * r.mul_(2.0 / r.shape[1])                              # α ∂L/∂f̃
+        if self.quad:
+            Xv = torch.mul(Xe, v.unsqueeze(-1), out=self._Xv)
+            gW = torch.bmm(H.mT, Xv, out=self._G).mul_(self.eps3).add_(Xv.sum(1, keepdim=True)).div_(self.N)
+        else:
+            G = self.model.act_grad(H).mul_(v.unsqueeze(-1)).mul_(a.unsqueeze(1))
+            gW = torch.bmm(G.mT, Xe).div_(self.N)
+        grads = {"W": gW}
+        if "a" in self.trainable:
+            grads["a"] = torch.bmm(self.model.act(H).mT, v.unsqueeze(-1)).squeeze(-1).div_(self.N)
+        self.opt.step({k: self.params[k] for k in self.trainable}, grads, self.state)
+        return value
+
+
+class EnsembleReduced:
+    """The exact reduced (w̄, M) engine for E members: U (E, D, m), M_e = U_e U_eᵀ, w̄_e = U_e[:, 0].
+
+    Per-member α, ε, η and k = 2α/(NP); shared N, P, momentum μ and weight decay λ. The step of
+    :class:`~grokscope.engines.reduced.ReducedEngine` with the scalars as (E, 1, …) tensors:
+    H = XU_e; r = α_e H[:, 0] + (ε_e α_e/2)|H|² − y₀; R = r ⊙ (ε_e H + 1e₁ᵀ);
+    GD: U_e ← (1 − η_eλ)U_e − η_e k_e XᵀR;  momentum: V_e ← μV_e + k_e XᵀR + λU_e; U_e ← U_e − η_e V_e.
+    """
+
+    name = "reduced"
+
+    def __init__(self, members: list[ReducedEngine]):
+        m0 = members[0]
+        self.data, self.members = m0.data, list(members)
+        self.use_v, self.mu, self.lam = m0.use_v, m0.mu, m0.lam
+        self.U = torch.stack([m.U for m in members])                           # (E, D, m)
+        self.V = torch.stack([m.V for m in members]) if self.use_v else None
+        self.neg_y0 = torch.stack([m.neg_y0 for m in members])                 # (E, P)
+        self._s = {k: [getattr(m, k) for m in members] for k in ("alpha", "eps", "eta", "k")}
+        self._scalars()
+        self._bind()
+
+    @property
+    def E(self) -> int:
+        return len(self.members)
+
+    def _scalars(self) -> None:
+        U, s = self.U, self._s
+        self.alpha = _col(s["alpha"], U, 2)                                        # (E, 1)
+        self.c = _col([0.5 * a * e for a, e in zip(s["alpha"], s["eps"])], U, 2)  # αε/2, (E, 1)
+        self.eps = _col(s["eps"], U, 2)
+        coef = s["k"] if self.use_v else [-e * k for e, k in zip(s["eta"], s["k"])]
+        self.coef = _col(coef, U, 2)                                 # −η k (GD) or k (momentum)
+        self.decay = _col([1.0 - e * self.lam for e in s["eta"]], U, 3)
+        self.neg_eta = _col([-e for e in s["eta"]], U, 3)
+        P = self.data.P
+        self._XTe = self.data.X_train.T.expand(self.E, -1, -1)
+        self._Xe = self.data.X_train.expand(self.E, -1, -1)
+        self._inv_P = 1.0 / P
+        self._H = torch.empty(self.E, P, U.shape[2], dtype=U.dtype, device=U.device)  # reused buffer
+
+    def _bind(self) -> None:
+        for i, m in enumerate(self.members):
+            m.U = self.U[i]
+            if self.use_v:
+                m.V = self.V[i]
+
+    def keep(self, positions: Sequence[int]) -> None:
+        """Keep only the members at ``positions``; the others' views keep their last U."""
+        E = self.E
+        ix = torch.as_tensor(list(positions), dtype=torch.long, device=self.U.device)
+        self.U, self.V, self.neg_y0 = take((self.U, self.V, self.neg_y0), ix, E)
+        self.members = [self.members[i] for i in positions]
+        self._s = {k: [v[i] for i in positions] for k, v in self._s.items()}
+        if self.members:
+            self._scalars()
+            self._bind()
+
+    def step(self) -> Tensor:
+        """One full-batch update of every member; returns the train losses before it, (E,)."""
+        H = torch.bmm(self._Xe, self.U, out=self._H)                            # (E, P, m)
+        q = torch.linalg.vector_norm(H, dim=2)                                  # √(xᵀMx)
+        H0 = H[:, :, 0]
+        r = torch.addcmul(self.neg_y0, H0, self.alpha)                          # α x·w̄ − y0
+        r.addcmul_(q.mul_(q), self.c)                                           # r = f̃ − y
+        loss = (r * r).sum(1).mul_(self._inv_P)
+        s = r.mul_(self.coef)                                                   # coef · r
+        H.mul_((s * self.eps).unsqueeze(-1))
+        H0.add_(s)                                                              # H ← coef · R
+        if self.V is None:
+            if self.lam:
+                self.U.mul_(self.decay)
+            self.U.baddbmm_(self._XTe, H)
+        else:
+            self.V.mul_(self.mu).baddbmm_(self._XTe, H)
+            if self.lam:
+                self.V.add_(self.U, alpha=self.lam)
+            self.U.addcmul_(self.V, self.neg_eta)
+        return loss
