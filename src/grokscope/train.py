@@ -70,6 +70,10 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     dtype = DTYPES[cfg.train.dtype]
     check_resources(cfg, device)
     probes = select_probes(cfg)
+    if cfg.output.stream:
+        from grokscope.exporters import require
+        for backend in cfg.output.stream:
+            require(backend)
     data = TASKS[cfg.task.name](cfg.task).to(device, dtype)
     from grokscope.models import build_model
     model = build_model(cfg.model, data.D)
@@ -147,6 +151,10 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
                              generator=torch.Generator().manual_seed(cfg.train.seed))
         extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
     writer = RunWriter(path, cfg)
+    streams = None
+    if cfg.output.stream:
+        from grokscope.exporters import Streams
+        streams = Streams(cfg, path)
     schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
     when = {p.name: probe_steps(p, cfg, schedule) for p in probes}
     rows: list[dict[str, Any]] = []
@@ -176,6 +184,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
                         row.update(p.fn(ctx))
                         probe_s[p.name] += time.perf_counter() - t0
                 rows.append(row)
+                if streams is not None:
+                    streams.log(row)
                 j += 1
                 if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
                     bad = [k for k, v in row.items() if k != "step" and v is not None and not math.isfinite(v)]
@@ -215,6 +225,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         except Exception:  # noqa: BLE001 — a failed extra probe must not lose the rows we have
             pass
     summary.update(_finish(cfg, rows, status, reason, step, train_s, probe_s, t_start))
+    if streams is not None:
+        summary["stream"] = streams.close(rows, summary)
     writer.write_metrics(rows)
     writer.write_summary(summary)
     result = load_run(path)
@@ -223,6 +235,9 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         summary["figures"] = save_run_figures(result)
         writer.write_summary(summary)
         result.summary = summary
+        if cfg.output.report:
+            from grokscope.report import write_report
+            write_report(path)
     if status == "interrupted":
         raise KeyboardInterrupt(reason)
     if status == "failed":
