@@ -128,11 +128,13 @@ def render(html_path, tmp_path, shot):
     base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
             "--virtual-time-budget=10000"]
     dom = subprocess.run(base + [f"--user-data-dir={tmp_path / 'p1'}", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+                         check=False, capture_output=True, text=True,
+                         timeout=120).stdout
     m = re.search(r'<pre id="gs-check">(.*?)</pre>', dom)
     assert m, f"check script did not run; chromium printed {dom[:300]!r}"
     subprocess.run(base + [f"--user-data-dir={tmp_path / 'p2'}", "--window-size=1280,2400",
-                           f"--screenshot={shot}", html_path.as_uri()], capture_output=True, timeout=120)
+                           f"--screenshot={shot}", html_path.as_uri()],
+                   check=False, capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
     return json.loads(m.group(1).replace("&quot;", '"'))
 
