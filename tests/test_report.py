@@ -147,3 +147,14 @@ def test_reports_render_in_chromium(runs, tmp_path):
     res = render(write_report(d), tmp_path, tmp_path / "sweep.png")
     assert res["n_img"] == 1 and res["ok_img"] == 1 and res["tables"] == 1
     assert res["alpha_desc"] == [2.0, 0.5]  # the inline sort, clicked twice: descending
+
+
+def test_run_writes_its_report_at_the_end(tmp_path):
+    cfg = small_config(tmp_path, **{"train.steps": 20, "output.plots": True})
+    r = run(cfg, tmp_path / "with", quiet=True)
+    text = (r.path / "report.html").read_text()
+    assert len(_imgs(text)) == 5
+    # the saved Figure-1 PNG is embedded as it is, not drawn a second time
+    assert base64.b64encode((r.path / "figures" / "fig1.png").read_bytes()).decode() in text
+    r = run(cfg.replace(**{"output.report": False}), tmp_path / "without", quiet=True)
+    assert (r.path / "figures" / "fig1.png").is_file() and not (r.path / "report.html").exists()
