@@ -125,3 +125,17 @@ def test_stream_during_training_wandb_offline(tmp_path):
     assert set(got) == set(exp)
     for s, v in exp.items():
         assert got[s]["train_loss"] == v  # JSON round trip of a float64 is exact
+
+
+def test_failing_stream_never_stops_training(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboardX", reason="pip install 'grokscope[export]'")
+    from grokscope import exporters
+
+    def boom(self, row):
+        raise OSError("disk full")
+    monkeypatch.setattr(exporters.TensorBoardStream, "log", boom)
+    with pytest.warns(UserWarning, match="disabled after an error"):
+        r = run(small_config(tmp_path, **{"train.steps": 20, "output.stream": ["tensorboard"]}),
+                tmp_path / "runs" / "f", quiet=True)
+    assert r.status == "completed" and r.metrics["step"].iloc[-1] == 20
+    assert r.summary["stream"] == {"tensorboard": "error: OSError: disk full"}
