@@ -175,6 +175,37 @@ def _add_run_args(p: argparse.ArgumentParser, with_config: bool = True) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from grokscope.report import write_report
+    print(write_report(args.dir))
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from grokscope.browse import LS_COLUMNS, format_table, list_entries
+    rows = list_entries(args.dir)
+    if not rows:
+        print(f"no runs or sweeps under {args.dir}")
+        return 0
+    print(format_table(rows, LS_COLUMNS))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from grokscope.browse import compare_figure, compare_table, load_runs
+    runs = load_runs(args.runs)
+    out = compare_figure(runs, args.out)
+    print(compare_table(runs))
+    print(f"figure: {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from grokscope.exporters import export_run
+    print(f"exported {args.run_dir} to {args.to}: {export_run(args.run_dir, args.to, args.uri)}")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="grokscope", description="Grokking as the lazy → rich transition.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -220,6 +251,21 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_plot)
     p = sub.add_parser("presets", help="list named configs")
     p.set_defaults(fn=cmd_presets)
+    p = sub.add_parser("report", help="write DIR/report.html for a run or a sweep directory")
+    p.add_argument("dir")
+    p.set_defaults(fn=cmd_report)
+    p = sub.add_parser("ls", help="table of the runs and sweeps under DIR (default: runs)")
+    p.add_argument("dir", nargs="?", default="runs")
+    p.set_defaults(fn=cmd_ls)
+    p = sub.add_parser("compare", help="overlay several runs' loss curves and print their summaries side by side")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--out", default="compare.png", help="figure path (default: compare.png)")
+    p.set_defaults(fn=cmd_compare)
+    p = sub.add_parser("export", help="send a run's metrics to TensorBoard, MLflow or W&B (offline)")
+    p.add_argument("run_dir")
+    p.add_argument("--to", required=True, choices=["tensorboard", "mlflow", "wandb"])
+    p.add_argument("--uri", help="TensorBoard logdir, MLflow tracking URI, or W&B directory")
+    p.set_defaults(fn=cmd_export)
     return ap
 
 

@@ -358,6 +358,10 @@ class Output(_Section):
     name: str | None = Field(None, description="run directory name (default: preset/config name + hash)")
     plots: bool = True
     flush_every_s: float = Field(30.0, gt=0, description="how often partial metrics are written during a run")
+    report: bool = Field(True, description="write report.html at the end of a run (when plots is true)")
+    stream: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=list, description="stream metrics live during training to these backends")
+    mlflow_uri: str | None = Field(None, description="MLflow tracking URI (default sqlite:///<root>/mlflow.db)")
 
 
 class Config(_Section):

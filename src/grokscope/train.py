@@ -84,6 +84,10 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     dtype = DTYPES[cfg.train.dtype]
     check_resources(cfg, device)
     probes = select_probes(cfg)
+    if cfg.output.stream:
+        from grokscope.exporters import require
+        for backend in cfg.output.stream:
+            require(backend)
     data = TASKS[cfg.task.name](cfg.task)
     if cfg.train.loss != "mse" and data.classes is None:
         raise ConfigError(f"train.loss = {cfg.train.loss!r} needs class labels; task.name = {cfg.task.name!r} "
@@ -208,6 +212,10 @@ class RunState:
             extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
         self.probes = probes
         self.writer = RunWriter(path, cfg)
+        self.streams = None
+        if cfg.output.stream:
+            from grokscope.exporters import Streams
+            self.streams = Streams(cfg, path)
         self.schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
         self.when = {p.name: probe_steps(p, cfg, self.schedule) for p in probes}
         self.rows: list[dict[str, Any]] = []
@@ -237,6 +245,8 @@ class RunState:
                 row.update(p.fn(self.ctx))
                 self.probe_s[p.name] += time.perf_counter() - t0
         self.rows.append(row)
+        if self.streams is not None:
+            self.streams.log(row)
         self.j += 1
         if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
             bad = [k for k, v in row.items() if k != "step" and v is not None and not math.isfinite(v)]
@@ -270,6 +280,8 @@ class RunState:
                 pass
         summary = self.summary
         summary.update(_finish(cfg, rows, status, reason, step, self.train_s, self.probe_s, self.t_start))
+        if self.streams is not None:
+            summary["stream"] = self.streams.close(rows, summary)
         self.writer.write_metrics(rows)
         self.writer.write_summary(summary)
         result = load_run(self.path)
@@ -278,6 +290,9 @@ class RunState:
             summary["figures"] = save_run_figures(result)
             self.writer.write_summary(summary)
             result.summary = summary
+            if cfg.output.report:
+                from grokscope.report import write_report
+                write_report(self.path)
         if raise_ and status == "interrupted":
             raise KeyboardInterrupt(reason)
         if raise_ and status == "failed":
