@@ -78,9 +78,10 @@ def list_entries(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
     return out
 
 
-def _fmt(v: Any) -> str:
+def fmt_value(v: Any, missing: str = "-") -> str:
+    """A table cell: floats to 4 significant digits, None/NaN as ``missing``."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
+        return missing
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
@@ -88,7 +89,7 @@ def _fmt(v: Any) -> str:
 
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Plain-text table with aligned columns (missing values shown as -)."""
-    cells = [columns] + [[_fmt(r.get(c)) for c in columns] for r in rows]
+    cells = [columns] + [[fmt_value(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(row[j]) for row in cells) for j in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -137,11 +137,8 @@ def run_figures(run: Any) -> list[tuple[str, bytes]]:
 
 
 def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    from grokscope.browse import fmt_value
+    return fmt_value(v, missing="")
 
 
 def html_table(columns: list[str], rows: list[list[Any]], sortable: bool = True) -> str:
