@@ -155,3 +155,14 @@ def test_heatmap_cells_are_means_over_seeds_with_markers():
     ok = df["grok_amount_0.1"].notna().to_numpy()
     np.testing.assert_allclose(pts[:, 0], (df["model.sigma"] ** 2 * df["scaling.alpha"]).to_numpy()[ok], rtol=1e-15)
     np.testing.assert_allclose(pts[:, 1], df["grok_amount_0.1"].to_numpy()[ok], rtol=1e-15)
+
+
+def test_presets_command_lists_run_presets_and_sweep_specs(capsys):
+    from grokscope.cli import main
+    from grokscope.sweep.spec import spec_presets
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "fig1 " in out and "sweeps (grokscope sweep --preset NAME" in out
+    for name in spec_presets():
+        assert f"  {name} " in out
+    assert {"fig3a", "fig3e", "fig7", "fig9"} <= set(spec_presets())

@@ -95,9 +95,17 @@ def cmd_theory(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
+    import yaml
+
     from grokscope.presets import DESCRIPTIONS, PRESETS
+    from grokscope.sweep.spec import specs_dir, spec_presets
+    print("runs (grokscope run --preset NAME):")
     for name in PRESETS:
-        print(f"{name:10s} {DESCRIPTIONS.get(name, '')}")
+        print(f"  {name:12s} {DESCRIPTIONS.get(name, '')}")
+    print("sweeps (grokscope sweep --preset NAME [--quick]):")
+    for name in spec_presets():
+        doc = yaml.safe_load((specs_dir() / f"{name}.yaml").read_text()) or {}
+        print(f"  {name:12s} {doc.get('description', '')}".rstrip())
     return 0
 
 
