@@ -146,3 +146,43 @@ PRESETS["fig2"] = _fig2(1.0, 50_000)
 DESCRIPTIONS["fig2"] = ("paper Fig 2/16: quadratic MLP on a + b mod 23 (90 % train), GD, α = 1: train accuracy "
                         "reaches 100 % before test accuracy jumps (sweep: experiments/fig2c.yaml)")
 SMALL["fig2"] = {"train.steps": 2000, "train.log_per_decade": 20, "probes.names": ["loss", "accuracy", "weights"]}
+
+
+def _prieto(p: int, frac_train: float, loss: str, lr: float, steps: int, orthogonal: bool = False) -> dict[str, Any]:
+    """Prieto et al. 2025 (reference neighbors.md §1): a + b mod p on concatenated one-hots, ReLU MLP
+    [200, 200] without biases, PyTorch's default init, full-batch AdamW betas (0.9, 0.99), eps 1e-25, no
+    weight decay, float32 model. StableMax's loss runs in float64 (the reference code); cross-entropy in
+    float32 (the precision whose softmax collapses). Probes: accuracy, weights, softmax collapse."""
+    return {
+        "task": {"name": "modular", "p": p, "op": "add", "frac_train": frac_train, "split_seed": 0, "inputs": "onehot"},
+        "model": {"name": "mlp", "hidden": [200, 200], "activation": "relu", "bias": False, "init": "torch_default",
+                  "sigma": 1.0, "norm": "none", "seed": 0},
+        "scaling": {"alpha": 1.0, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "adamw", "lr": lr, "betas": [0.9, 0.99], "adam_eps": 1e-25, "weight_decay": 0.0,
+                  "orthogonal": orthogonal},
+        "train": {"steps": steps, "loss": loss, "dtype": "float32",
+                  "loss_dtype": "float64" if loss == "stablemax" else "float32", "log_per_decade": 30},
+        "probes": {"names": ["loss", "accuracy", "weights", "softmax_collapse"]},
+    }
+
+
+PRESETS.update({
+    "stablemax": _prieto(41, 0.8, "stablemax", 1e-3, 5000),
+    "stablemax-ce": _prieto(41, 0.8, "cross_entropy", 1e-3, 5000),
+    "orthograd": _prieto(113, 0.4, "cross_entropy", 5e-3, 500, orthogonal=True),
+    "orthograd-adamw": _prieto(113, 0.4, "cross_entropy", 5e-3, 500),
+})
+DESCRIPTIONS.update({
+    "stablemax": "Prieto et al. 2025: StableMax cross-entropy, no weight decay, a + b mod 41 MLP: test accuracy "
+                 "rises without regularisation (contrast: stablemax-ce)",
+    "stablemax-ce": "the stablemax preset with float32 softmax cross-entropy: softmax collapse, the loss "
+                    "reaches exactly 0 and learning stops before the test set is learnt",
+    "orthograd": "Prieto et al. 2025: ⊥AdamW on a + b mod 113 (40 % train), no weight decay: generalises within "
+                 "a few hundred steps (contrast: orthograd-adamw)",
+    "orthograd-adamw": "the orthograd preset with plain AdamW: memorises, test accuracy stays at chance",
+})
+# Prieto et al. presets at reduced size: StableMax p = 31 (80 % train), ⊥AdamW p = 41 (50 % train, 300 steps).
+_SMALL_STABLEMAX = {"task.p": 31, "train.steps": 1500, "optim.lr": 2e-3, "train.log_per_decade": 20}
+_SMALL_ORTHOGRAD = {"task.p": 41, "task.frac_train": 0.5, "train.steps": 300, "train.log_per_decade": 20}
+SMALL.update({"stablemax": dict(_SMALL_STABLEMAX), "stablemax-ce": dict(_SMALL_STABLEMAX),
+              "orthograd": dict(_SMALL_ORTHOGRAD), "orthograd-adamw": dict(_SMALL_ORTHOGRAD)})
