@@ -113,3 +113,44 @@ def test_omnigrok_large_init_scale_delays_generalisation(tmp_path, name, margin)
     assert t_big >= 5 * t_one, (t_big, t_one)
     assert big.test_acc.iloc[-1] >= at_big + 0.3  # the test set is learnt later: grokking, not failure
     assert big.weight_norm.iloc[-1] <= 0.5 * big.weight_norm.iloc[0]  # weight decay pulled the norm down
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_progress_probe_on_the_modular_mlp(tmp_path, loss):
+    """The progress probe on an MLP (embedding = first-layer columns of a and b, (p, 2N)) equals the
+    progress functions applied to an independent forward pass over all p² pairs, to 1e-12 (float64);
+    for mse runs the restricted/excluded losses are the MSE on one-hot targets."""
+    import torch
+
+    from grokscope.diagnostics import progress as pg
+    from grokscope.diagnostics.progress_probe import progress_metrics
+    from grokscope.losses import MSE, CrossEntropy
+    from grokscope.probes import ProbeContext
+    from grokscope.tasks.modular import encode
+    from grokscope.train import build
+    p, alpha = 11, 1.7
+    cfg = load_config(get_preset("fig2"), {"task.p": p, "model.hidden": [12], "scaling.alpha": alpha,
+                                           "optim.lr": 50.0, "train.loss": loss, "train.steps": 20,
+                                           "probes.names": ["loss", "progress"], "output.root": str(tmp_path)})
+    b = build(cfg)
+    eng, data, model = b["engine"], b["data"], b["model"]
+    for _ in range(20):
+        eng.step()
+    got = progress_metrics(ProbeContext(eng, data, b["loss"], model=model))
+    a, bb = pg.pair_grid(p)
+    L = alpha * model.apply(eng.params, encode(torch.stack([a, bb], 1), p, "onehot").to(torch.float64))
+    y = (a + bb) % p
+    train = torch.zeros(p * p, dtype=torch.bool)
+    train[data.meta["pairs_train"][:, 0] * p + data.meta["pairs_train"][:, 1]] = True
+    W0 = eng.params["W0"]
+    W_E = torch.stack([torch.cat([W0[:, i], W0[:, p + i]]) for i in range(p)])  # row i: a = i and b = i weights
+    K = pg.key_frequencies(W_E, n=5)
+    lf, yy = (MSE(), torch.nn.functional.one_hot(y, p).double()) if loss == "mse" else (CrossEntropy(), y)
+    want = {"fourier_gini": pg.gini(pg.fourier_norms(W_E)),
+            "key_freq_energy": float(pg.embedding_spectrum(W_E)[K].sum()),
+            "restricted_loss": pg.restricted_loss(L, yy, p, K, loss=lf),
+            "excluded_loss": pg.excluded_loss(L, yy, p, K, mask=train, loss=lf)}
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), k
+    assert "progress" in {q.name for q in b["probes"]}
