@@ -241,3 +241,32 @@ DESCRIPTIONS.update({
 SMALL.update({n: {"task.n_train": 100, "task.n_test": 300, "model.hidden": [100, 100], "train.steps": 3000,
                   "train.log_per_decade": 20}
               for n in ("omnigrok-digits", "omnigrok-digits-s1")})
+
+
+def _lowrank(rank: int | None) -> dict[str, Any]:
+    """Liu et al. 2024 (reference neighbors.md §5) with an MLP's hidden-to-hidden matrix in the role of
+    their recurrent one: digits (200 train / 100 test), ReLU MLP [200, 200] without biases, every weight
+    1.25·N(0, 1)/√fan_in (their W_rec init), the hidden W1 truncated to ``rank`` at its Frobenius norm
+    (init.params [W1]), SGD momentum 0.9, lr 3e-3, cross-entropy, 1 000 full-batch steps, float64.
+    Their laziness measure is the ``kernel_alignment`` probe (1 − KA of the test NTK with K₀)."""
+    return {
+        "task": {"name": "images", "source": "digits", "n_train": 200, "n_test": 100, "seed": 0},
+        "model": {"name": "mlp", "hidden": [200, 200], "activation": "relu", "bias": False, "init": "lecun",
+                  "sigma": 1.25, "norm": "none", "seed": 0},
+        "scaling": {"alpha": 1.0, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "momentum", "lr": 3e-3, "momentum": 0.9},
+        "train": {"steps": 1000, "loss": "cross_entropy", "dtype": "float64", "log_per_decade": 30},
+        "init": {"rank": rank, "params": ["W1"]},
+        "probes": {"names": ["loss", "accuracy", "weights", "ntk", "kernel_alignment"], "expensive_points": 12},
+    }
+
+
+PRESETS["lowrank"] = _lowrank(1)
+PRESETS["lowrank-full"] = _lowrank(None)
+DESCRIPTIONS.update({
+    "lowrank": "Liu et al. 2024: rank-1 init of the hidden-to-hidden weight (same norm): the NTK turns further "
+               "from K₀ (kernel_misalignment) than at full rank (contrast: lowrank-full; sweep: lowrank.yaml)",
+    "lowrank-full": "the lowrank preset with a full-rank hidden weight",
+})
+SMALL.update({n: {"model.hidden": [100, 100], "train.steps": 400, "train.log_per_decade": 10,
+                  "probes.expensive_points": 3} for n in ("lowrank", "lowrank-full")})
