@@ -265,7 +265,7 @@ PRESETS["lowrank"] = _lowrank(1)
 PRESETS["lowrank-full"] = _lowrank(None)
 DESCRIPTIONS.update({
     "lowrank": "Liu et al. 2024: rank-1 init of the hidden-to-hidden weight (same norm): the NTK turns further "
-               "from K₀ (kernel_misalignment) than at full rank (contrast: lowrank-full; sweep: lowrank.yaml)",
+               "from K₀ (kernel_misalignment) than at full rank (contrast: lowrank-full; sweep: lowrank-sweep)",
     "lowrank-full": "the lowrank preset with a full-rank hidden weight",
 })
 SMALL.update({n: {"model.hidden": [100, 100], "train.steps": 400, "train.log_per_decade": 10,
