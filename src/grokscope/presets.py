@@ -121,3 +121,152 @@ def get_preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise ConfigError(f"--preset {name!r}: unknown preset; available: {', '.join(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
+
+
+def _fig2(alpha: float, steps: int) -> dict[str, Any]:
+    """Paper Fig 2 (reference §5.1): a + b mod 23, 90 % train, split seed 1, one-hot pairs (D = 46),
+    Linear(46, 100, no bias) → h² → Linear(100, 23, no bias), N(0, 1) weights, output factor α²/(D·N)
+    (model.out_scale 1/(D·N) × scaling.alpha α², uncentred), full-batch GD η = 100·p/α², no weight decay.
+    η carries p = 23 because grokscope's MSE is the mean over samples *and* outputs while the run that
+    matches the paper's numbers (initial loss ≈ 1, 100 % train at loss ≈ 0.06) sums the squared error
+    over the 23 outputs: GD on mean-over-outputs with η·p is the same trajectory (docs/neighbours-presets.md)."""
+    p, N = 23, 100
+    return {
+        "task": {"name": "modular", "p": p, "op": "add", "frac_train": 0.9, "split_seed": 1, "inputs": "onehot"},
+        "model": {"name": "mlp", "hidden": [N], "activation": "square", "bias": False, "init": "normal",
+                  "sigma": 1.0, "norm": "none", "out_scale": 1.0 / (2 * p * N), "seed": 0},
+        "scaling": {"alpha": alpha**2, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "gd", "lr": 100.0 * p / alpha**2},
+        "train": {"steps": steps, "loss": "mse", "dtype": "float64", "log_per_decade": 50},
+        "probes": {"names": ["loss", "accuracy", "weights", "ntk", "twin"], "expensive_points": 40},
+    }
+
+
+PRESETS["fig2"] = _fig2(1.0, 50_000)
+DESCRIPTIONS["fig2"] = ("paper Fig 2/16: quadratic MLP on a + b mod 23 (90 % train), GD, α = 1: train accuracy "
+                        "reaches 100 % before test accuracy jumps (sweep: experiments/fig2c.yaml)")
+SMALL["fig2"] = {"train.steps": 2000, "train.log_per_decade": 20, "probes.names": ["loss", "accuracy", "weights"]}
+
+
+def _prieto(p: int, frac_train: float, loss: str, lr: float, steps: int, orthogonal: bool = False) -> dict[str, Any]:
+    """Prieto et al. 2025 (reference neighbors.md §1): a + b mod p on concatenated one-hots, ReLU MLP
+    [200, 200] without biases, PyTorch's default init, full-batch AdamW betas (0.9, 0.99), eps 1e-25, no
+    weight decay, float32 model. StableMax's loss runs in float64 (the reference code); cross-entropy in
+    float32 (the precision whose softmax collapses). Probes: accuracy, weights, softmax collapse."""
+    return {
+        "task": {"name": "modular", "p": p, "op": "add", "frac_train": frac_train, "split_seed": 0, "inputs": "onehot"},
+        "model": {"name": "mlp", "hidden": [200, 200], "activation": "relu", "bias": False, "init": "torch_default",
+                  "sigma": 1.0, "norm": "none", "seed": 0},
+        "scaling": {"alpha": 1.0, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "adamw", "lr": lr, "betas": [0.9, 0.99], "adam_eps": 1e-25, "weight_decay": 0.0,
+                  "orthogonal": orthogonal},
+        "train": {"steps": steps, "loss": loss, "dtype": "float32",
+                  "loss_dtype": "float64" if loss == "stablemax" else "float32", "log_per_decade": 30},
+        "probes": {"names": ["loss", "accuracy", "weights", "softmax_collapse"]},
+    }
+
+
+PRESETS.update({
+    "stablemax": _prieto(41, 0.8, "stablemax", 1e-3, 5000),
+    "stablemax-ce": _prieto(41, 0.8, "cross_entropy", 1e-3, 5000),
+    "orthograd": _prieto(113, 0.4, "cross_entropy", 5e-3, 500, orthogonal=True),
+    "orthograd-adamw": _prieto(113, 0.4, "cross_entropy", 5e-3, 500),
+})
+DESCRIPTIONS.update({
+    "stablemax": "Prieto et al. 2025: StableMax cross-entropy, no weight decay, a + b mod 41 MLP: test accuracy "
+                 "rises without regularisation (contrast: stablemax-ce)",
+    "stablemax-ce": "the stablemax preset with float32 softmax cross-entropy: softmax collapse, the loss "
+                    "reaches exactly 0 and learning stops before the test set is learnt",
+    "orthograd": "Prieto et al. 2025: ⊥AdamW on a + b mod 113 (40 % train), no weight decay: generalises within "
+                 "a few hundred steps (contrast: orthograd-adamw)",
+    "orthograd-adamw": "the orthograd preset with plain AdamW: memorises, test accuracy stays at chance",
+})
+# Prieto et al. presets at reduced size: StableMax p = 31 (80 % train), ⊥AdamW p = 41 (50 % train, 300 steps).
+_SMALL_STABLEMAX = {"task.p": 31, "train.steps": 1500, "optim.lr": 2e-3, "train.log_per_decade": 20}
+_SMALL_ORTHOGRAD = {"task.p": 41, "task.frac_train": 0.5, "train.steps": 300, "train.log_per_decade": 20}
+SMALL.update({"stablemax": dict(_SMALL_STABLEMAX), "stablemax-ce": dict(_SMALL_STABLEMAX),
+              "orthograd": dict(_SMALL_ORTHOGRAD), "orthograd-adamw": dict(_SMALL_ORTHOGRAD)})
+
+
+def _omnigrok_teacher(scale: float) -> dict[str, Any]:
+    """Omnigrok (reference neighbors.md §2) on the teacher–student task of fig8: the student starts at
+    PyTorch's default init (model.sigma 1) times ``init.scale``; AdamW lr 1e-3 with weight decay 0.5
+    (10× Omnigrok's lr·wd product per step, so the weight norm shrinks within minutes), 3 000 steps."""
+    out = copy.deepcopy(PRESETS["fig8"])
+    out["model"]["sigma"] = 1.0
+    out["init"] = {"scale": scale}
+    out["optim"].update(lr=1e-3, weight_decay=0.5)
+    out["train"]["steps"] = 3000
+    out["probes"] = {"names": ["loss", "threshold_accuracy", "weights"]}
+    return out
+
+
+PRESETS["omnigrok-teacher"] = _omnigrok_teacher(3.0)
+PRESETS["omnigrok-teacher-s1"] = _omnigrok_teacher(1.0)
+DESCRIPTIONS.update({
+    "omnigrok-teacher": "Omnigrok: teacher–student with the student's init ×3 and weight decay: the train set "
+                        "fits (per-sample MSE < 0.001) hundreds of steps before the test set (grokking)",
+    "omnigrok-teacher-s1": "omnigrok-teacher at init scale 1: train and test accuracy rise together",
+})
+SMALL.update({n: {"task.hidden": [30, 30], "task.P": 50, "task.P_test": 50, "model.hidden": [30, 30],
+                  "train.log_per_decade": 20}
+              for n in ("omnigrok-teacher", "omnigrok-teacher-s1")})
+
+
+def _omnigrok_digits(scale: float) -> dict[str, Any]:
+    """Omnigrok's MNIST grokking (reference neighbors.md §2) on the bundled 8×8 digits: ReLU MLP
+    [200, 200] with biases, PyTorch's default init × ``init.scale``, MSE on one-hot targets, full-batch
+    AdamW lr 1e-3 with weight decay 0.5 (Omnigrok: 0.01 over 10⁵ steps; larger here so the norm shrinks
+    within minutes), float32, 4 000 steps, 200 train / 1 000 test images (with 1 000 training images
+    the test accuracy lags less: 0.55 vs 0.77 train at step 1 017, docs/neighbours-presets.md)."""
+    return {
+        "task": {"name": "images", "source": "digits", "n_train": 200, "n_test": 1000, "seed": 0},
+        "model": {"name": "mlp", "hidden": [200, 200], "activation": "relu", "bias": True, "init": "torch_default",
+                  "sigma": 1.0, "norm": "none", "seed": 0},
+        "scaling": {"alpha": 1.0, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.5},
+        "train": {"steps": 4000, "loss": "mse", "dtype": "float32", "log_per_decade": 30},
+        "init": {"scale": scale},
+        "probes": {"names": ["loss", "accuracy", "weights"]},
+    }
+
+
+PRESETS["omnigrok-digits"] = _omnigrok_digits(8.0)
+PRESETS["omnigrok-digits-s1"] = _omnigrok_digits(1.0)
+DESCRIPTIONS.update({
+    "omnigrok-digits": "Omnigrok: bundled digits, MLP init ×8 with weight decay: train accuracy saturates long "
+                       "before test accuracy (grokking)",
+    "omnigrok-digits-s1": "omnigrok-digits at init scale 1: test accuracy follows train accuracy",
+})
+SMALL.update({n: {"task.n_train": 100, "task.n_test": 300, "model.hidden": [100, 100], "train.steps": 3000,
+                  "train.log_per_decade": 20}
+              for n in ("omnigrok-digits", "omnigrok-digits-s1")})
+
+
+def _lowrank(rank: int | None) -> dict[str, Any]:
+    """Liu et al. 2024 (reference neighbors.md §5) with an MLP's hidden-to-hidden matrix in the role of
+    their recurrent one: digits (200 train / 100 test), ReLU MLP [200, 200] without biases, every weight
+    1.25·N(0, 1)/√fan_in (their W_rec init), the hidden W1 truncated to ``rank`` at its Frobenius norm
+    (init.params [W1]), SGD momentum 0.9, lr 3e-3, cross-entropy, 1 000 full-batch steps, float64.
+    Their laziness measure is the ``kernel_alignment`` probe (1 − KA of the test NTK with K₀)."""
+    return {
+        "task": {"name": "images", "source": "digits", "n_train": 200, "n_test": 100, "seed": 0},
+        "model": {"name": "mlp", "hidden": [200, 200], "activation": "relu", "bias": False, "init": "lecun",
+                  "sigma": 1.25, "norm": "none", "seed": 0},
+        "scaling": {"alpha": 1.0, "centre": False, "lr_rule": "plain"},
+        "optim": {"name": "momentum", "lr": 3e-3, "momentum": 0.9},
+        "train": {"steps": 1000, "loss": "cross_entropy", "dtype": "float64", "log_per_decade": 30},
+        "init": {"rank": rank, "params": ["W1"]},
+        "probes": {"names": ["loss", "accuracy", "weights", "ntk", "kernel_alignment"], "expensive_points": 12},
+    }
+
+
+PRESETS["lowrank"] = _lowrank(1)
+PRESETS["lowrank-full"] = _lowrank(None)
+DESCRIPTIONS.update({
+    "lowrank": "Liu et al. 2024: rank-1 init of the hidden-to-hidden weight (same norm): the NTK turns further "
+               "from K₀ (kernel_misalignment) than at full rank (contrast: lowrank-full; sweep: lowrank-sweep)",
+    "lowrank-full": "the lowrank preset with a full-rank hidden weight",
+})
+SMALL.update({n: {"model.hidden": [100, 100], "train.steps": 400, "train.log_per_decade": 10,
+                  "probes.expensive_points": 3} for n in ("lowrank", "lowrank-full")})

@@ -265,3 +265,12 @@ PROBES["progress"] = Probe("progress", ("fourier_gini", "key_freq_energy", "rest
                            _progress, _progress_supported,
                            "Nanda et al.'s progress measures: Fourier sparsity of W_E, restricted/excluded loss",
                            expensive=True)
+
+
+def _kernel_alignment(ctx: ProbeContext) -> dict[str, float]:
+    from grokscope.diagnostics.kernel_alignment import probe
+    return probe(ctx)
+
+
+PROBES["kernel_alignment"] = Probe("kernel_alignment", ("kernel_misalignment",), _kernel_alignment, _has_ntk,
+                                   "1 − cosine alignment of the test NTK with K₀ (Liu et al. 2024)", expensive=True)

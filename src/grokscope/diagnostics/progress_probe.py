@@ -1,14 +1,15 @@
-"""Progress measures (Nanda et al. 2023) read from a transformer run on a + b mod p.
+"""Progress measures (Nanda et al. 2023) read from a transformer or MLP run on a + b mod p.
 
 Uses the pure functions of :mod:`grokscope.diagnostics.progress` on
-  W_E  the token embedding rows of 0..p−1 (the '=' row dropped), (p, d_model);
+  W_E  the token embedding rows of 0..p−1 (the '=' row dropped), (p, d_model); for an MLP on one-hot
+       pairs [e_a, e_b] the first layer's columns of a and of b side by side, [W0[:, :p]ᵀ, W0[:, p:]ᵀ], (p, 2N);
   L    the run's scaled outputs f̃ = α(f − f₀) (or αf) over all p² pairs, row-major a·p + b, (p², p),
        assembled from the engine's train and test read-outs (no extra forward pass);
   y    the labels over all pairs (p²,), and the training mask (p²,).
 Metrics (key frequencies K = the ``N_KEY`` largest-energy frequencies of W_E, recomputed each probe):
   fourier_gini     Gini coefficient of W_E's Fourier-basis norms (rises as the embedding goes sparse)
   key_freq_energy  fraction of W_E's energy on K
-  restricted_loss  cross-entropy of L projected on cos/sin(w_k(a+b)), k ∈ K (+ the reference's bias
+  restricted_loss  cross-entropy (MSE on one-hot targets for mse runs) of L projected on cos/sin(w_k(a+b)), k ∈ K (+ the reference's bias
                    correction), over all pairs
   excluded_loss    cross-entropy of L with those components removed, over the training pairs
 """
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 from grokscope.diagnostics import progress as pg
+from grokscope.losses import MSE
 
 N_KEY = 5  # Nanda et al. report 5 key frequencies for p = 113
 METRICS = ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss")
@@ -29,9 +31,17 @@ def supports(cfg: Any) -> str | None:
     t = cfg.task
     if t.name != "modular" or t.op != "add":
         return "needs task.name = modular with op = add (the Fourier algorithm of a + b)"
-    if cfg.model.name != "transformer":
-        return "needs model.name = transformer (its token embedding W_E)"
+    if cfg.model.name not in ("transformer", "mlp") or (cfg.model.name == "mlp" and not cfg.model.hidden):
+        return "needs model.name = transformer (its token embedding W_E) or an mlp with a hidden layer"
     return None
+
+
+def embedding(params: dict[str, torch.Tensor], p: int) -> torch.Tensor:
+    """W_E (p, ·): the transformer's token embedding, or an MLP's first-layer columns for a and b."""
+    if "W_E" in params:
+        return params["W_E"][:p]
+    W0 = params["W0"]  # (N, 2p): columns 0..p−1 read e_a, p..2p−1 read e_b
+    return torch.cat([W0[:, :p].T, W0[:, p:].T], dim=1)
 
 
 def _grid(ctx: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -66,12 +76,15 @@ def all_pair_outputs(ctx: Any) -> torch.Tensor:
 
 def progress_metrics(ctx: Any) -> dict[str, float]:
     p = ctx.data.meta["p"]
-    W_E = ctx.engine.params["W_E"][:p].detach().to(torch.float64)
+    W_E = embedding(ctx.engine.params, p).detach().to(torch.float64)
     freqs = pg.key_frequencies(W_E, n=min(N_KEY, p // 2))
     energy = pg.embedding_spectrum(W_E)
     L = all_pair_outputs(ctx).to(torch.float64)
     _, _, y, mask = _grid(ctx)
+    loss = None
+    if getattr(ctx.loss, "name", None) == "mse" or ctx.data.y_train.is_floating_point():
+        loss, y = MSE(), torch.nn.functional.one_hot(y, p).to(torch.float64)
     return {"fourier_gini": pg.gini(pg.fourier_norms(W_E)),
             "key_freq_energy": float(energy[freqs].sum()),
-            "restricted_loss": pg.restricted_loss(L, y, p, freqs),
-            "excluded_loss": pg.excluded_loss(L, y, p, freqs, mask=mask)}
+            "restricted_loss": pg.restricted_loss(L, y, p, freqs, loss=loss),
+            "excluded_loss": pg.excluded_loss(L, y, p, freqs, mask=mask, loss=loss)}
