@@ -98,7 +98,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     import yaml
 
     from grokscope.presets import DESCRIPTIONS, PRESETS
-    from grokscope.sweep.spec import specs_dir, spec_presets
+    from grokscope.sweep.spec import spec_presets, specs_dir
     print("runs (grokscope run --preset NAME):")
     for name in PRESETS:
         print(f"  {name:12s} {DESCRIPTIONS.get(name, '')}")
