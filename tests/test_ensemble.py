@@ -252,7 +252,7 @@ def test_resources_checked_for_the_whole_ensemble(tmp_path):
 
 
 def test_member_whose_probe_raises_fails_alone(tmp_path, monkeypatch):
-    from grokscope.train import RunState
+    from grokscope.runstate import RunState
     orig = RunState.probe
 
     def probe(self, step):

@@ -100,7 +100,8 @@ def _ensemble(bs: list[dict[str, Any]], cfg0: Config) -> Any:
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                 labels: Sequence[str | None]) -> list[Run]:
     """Train ``cfgs`` (equal :func:`batch_key`) as one ensemble; write and return each run."""
-    from grokscope.train import RunState, build, check_resources, resolve_device
+    from grokscope.runstate import RunState
+    from grokscope.train import build, check_resources, resolve_device
     key = _check(cfgs, paths, labels)
     check_resources(cfgs[0], resolve_device(cfgs[0].train.device), members=len(cfgs))
     t_start = time.perf_counter()

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from grokscope import __version__
 from grokscope.config import Config, ConfigError
-from grokscope.diagnostics.events import format_events, grokking_events
-from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
+from grokscope.diagnostics.events import format_events
 from grokscope.losses import get_loss, with_precision
 from grokscope.optim import make_optimizer
-from grokscope.probes import ProbeContext, initial_kernel, probe_steps, select_probes
+from grokscope.probes import select_probes
+from grokscope.runstate import RunState
 from grokscope.scaling import learning_rate
-from grokscope.schedule import log_schedule
-from grokscope.store import Run, RunWriter, load_run, run_id
+from grokscope.store import Run, run_id
 from grokscope.tasks.base import TASKS
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -167,139 +162,6 @@ def default_run_dir(cfg: Config, label: str | None = None) -> Path:
     return Path(cfg.output.root) / name
 
 
-def _versions() -> dict[str, str]:
-    return {"grokscope": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "platform": platform.platform()}
-
-
-class RunState:
-    """The per-run bookkeeping shared by :func:`run` and :func:`grokscope.batched.run_batched`:
-    probes and their schedule, the K₀ baseline and linearised twin, the logged rows, early
-    stopping, and writing the run directory. ``b`` is :func:`build`'s dict for this run's config;
-    its ``engine`` may be a member view of an ensemble (same read-outs)."""
-
-    def __init__(self, cfg: Config, path: Path, label: str | None, b: dict[str, Any], t_start: float):
-        from grokscope.stopping import EventWatch
-        self.cfg, self.path, self.label, self.b, self.t_start = cfg, path, label, b, t_start
-        engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
-        self.ctx = ctx = ProbeContext(engine, data, loss, model=b["model"])
-        names = {p.name for p in probes}
-        extra: dict[str, Any] = {}
-        if names & {"ntk", "ntk_spectrum"} or ("twin" in names and cfg.model.name == "committee"):
-            t0 = time.perf_counter()
-            K0 = initial_kernel(ctx)
-            f0 = (engine.outputs("train"), engine.outputs("test"))
-            if cfg.train.loss == "mse":
-                extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
-                extra["k0"]["seconds"] = time.perf_counter() - t0
-            else:  # kernel regression is the lazy limit of the squared loss only
-                extra["k0"] = {"skipped": f"train.loss = {cfg.train.loss!r}: the K₀ regression baseline "
-                                          "is for mse"}
-        if "twin" in names and getattr(cfg.model, "init", None) == "infinite":
-            probes = [p for p in probes if p.name != "twin"]  # no finite network to linearise
-            extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
-                                                       "see `grokscope theory` for the kernel-limit curve"}
-        elif "twin" in names:
-            from grokscope.engines.linearized import make_twin
-            # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
-            # other models get the parameter-space twin
-            blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
-                      if "K0" in ctx.cache and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
-            ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
-                                 cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
-                                 batch_size=cfg.optim.batch_size,
-                                 generator=torch.Generator().manual_seed(cfg.train.seed))
-            extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
-        self.probes = probes
-        self.writer = RunWriter(path, cfg)
-        self.streams = None
-        if cfg.output.stream:
-            from grokscope.exporters import Streams
-            self.streams = Streams(cfg, path)
-        self.schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
-        self.when = {p.name: probe_steps(p, cfg, self.schedule) for p in probes}
-        self.rows: list[dict[str, Any]] = []
-        self.probe_s = {p.name: 0.0 for p in probes}
-        self.summary: dict[str, Any] = {
-            "status": "running", "run_id": run_id(cfg), "label": label,
-            "engine": {"name": b["engine_name"], "reason": b["engine_reason"]},
-            "eta": b["eta"], "device": str(b["device"]), "dtype": cfg.train.dtype, "versions": _versions(),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
-        }
-        self.watch = EventWatch(cfg)
-        self.j = 0
-        self.train_s = 0.0
-
-    def due(self, step: int) -> bool:
-        """Whether ``step`` is the next point of the log schedule."""
-        return self.j < len(self.schedule) and step == self.schedule[self.j]
-
-    def probe(self, step: int) -> tuple[str, str] | None:
-        """Log the row of ``step``; (status, reason) when the run must stop here (a non-finite
-        metric: diverged; events settled under ``train.early_stop``: completed), else None."""
-        row: dict[str, Any] = {"step": step}
-        self.ctx.cache["step"] = step
-        for p in self.probes:
-            if step in self.when[p.name]:
-                t0 = time.perf_counter()
-                row.update(p.fn(self.ctx))
-                self.probe_s[p.name] += time.perf_counter() - t0
-        self.rows.append(row)
-        if self.streams is not None:
-            self.streams.log(row)
-        self.j += 1
-        if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
-            bad = [k for k, v in row.items() if k != "step" and v is not None and not math.isfinite(v)]
-            return "diverged", f"{', '.join(bad)} not finite at step {step}"
-        if self.watch.update(row) and step < self.cfg.train.steps:
-            self.summary["early_stop"] = {"step": step, "last_crossing": self.watch.last_crossing,
-                                          "factor": self.cfg.train.early_stop}
-            return "completed", self.watch.reason(step)
-        return None
-
-    def step_twin(self) -> None:
-        """Advance the linearised twin one step. The closed-form twin is exact at any step, so it
-        only counts (its read-outs evaluate the closed form at t): O(1) instead of O(P) per step."""
-        if self.ctx.twin is not None:
-            self.ctx.twin.advance()
-
-    def flush(self) -> None:
-        self.writer.write_metrics(self.rows)
-
-    def finish(self, status: str, reason: str | None, step: int, *, raise_: bool = True) -> Run:
-        """Write metrics, summary and figures; with ``raise_``, re-raise an interrupt or failure."""
-        rows, cfg = self.rows, self.cfg
-        if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
-            try:  # record the state where the run stopped, so nothing reached is lost
-                row = {"step": step}
-                self.ctx.cache["step"] = step
-                for p in self.probes:
-                    row.update(p.fn(self.ctx))
-                rows.append(row)
-            except Exception:  # noqa: BLE001, S110 — a failed extra probe must not lose the rows we have
-                pass
-        summary = self.summary
-        summary.update(_finish(cfg, rows, status, reason, step, self.train_s, self.probe_s, self.t_start))
-        if self.streams is not None:
-            summary["stream"] = self.streams.close(rows, summary)
-        self.writer.write_metrics(rows)
-        self.writer.write_summary(summary)
-        result = load_run(self.path)
-        if cfg.output.plots and rows:
-            from grokscope.plots import save_run_figures
-            summary["figures"] = save_run_figures(result)
-            self.writer.write_summary(summary)
-            result.summary = summary
-            if cfg.output.report:
-                from grokscope.report import write_report
-                write_report(self.path)
-        if raise_ and status == "interrupted":
-            raise KeyboardInterrupt(reason)
-        if raise_ and status == "failed":
-            raise RuntimeError(f"run failed, partial results kept in {self.path}: {reason}")
-        return result
-
-
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
         quiet: bool = False) -> Run:
     """Train one config and write its run directory; returns the loaded :class:`Run`."""
@@ -349,26 +211,6 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         if bar is not None:
             bar.close()
     return rs.finish(status, reason, step)
-
-
-def _finish(cfg: Config, rows: list[dict[str, Any]], status: str, reason: str | None, step: int,
-            train_s: float, probe_s: dict[str, float], t_start: float) -> dict[str, Any]:
-    import pandas as pd
-    out: dict[str, Any] = {"status": status, "steps_done": step,
-                           "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    if reason:
-        out["reason"] = reason
-    if status == "diverged":
-        out["diverged_at"] = step
-    if rows:
-        df = pd.DataFrame(rows)
-        metric = cfg.events.test_metric if cfg.events.test_metric in df else "test_loss"
-        out["events"] = grokking_events(df, cfg.events.thresholds, cfg.events.relative, metric)
-        out["laziness"] = laziness_summary(df, cfg.events.departure)
-    total = time.perf_counter() - t_start
-    out["timings"] = {"total_s": total, "train_s": train_s, "probes_s": probe_s,
-                      "steps_per_s": step / train_s if train_s > 0 else None}
-    return out
 
 
 def summary_lines(r: Run) -> list[str]:
