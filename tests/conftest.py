@@ -24,3 +24,21 @@ def small_config(tmp_path, **over):
 @pytest.fixture
 def cfg_small(tmp_path):
     return small_config(tmp_path)
+
+
+def quadratic_problem(seed, shapes):
+    """Params of ``shapes`` and the gradient of L = Σ_k ½ x_kᵀ A_k x_k − c_kᵀ x_k (x_k = flattened
+    param k, A_k positive definite): the shared test problem of the optimiser tests (float64)."""
+    gen = torch.Generator().manual_seed(seed)
+    params, mats = {}, {}
+    for k, s in shapes.items():
+        n = torch.Size(s).numel()
+        q = torch.randn(n, n, generator=gen, dtype=torch.float64)
+        mats[k] = (q @ q.T / n + 0.1 * torch.eye(n, dtype=torch.float64),
+                   torch.randn(n, generator=gen, dtype=torch.float64))
+        params[k] = torch.randn(s, generator=gen, dtype=torch.float64)
+
+    def grads(ps):
+        return {k: (mats[k][0] @ p.reshape(-1) - mats[k][1]).reshape(p.shape) for k, p in ps.items()}
+
+    return params, grads

@@ -1,6 +1,7 @@
 """Functional optimisers vs torch.optim on a random quadratic, float64, 50 steps."""
 import pytest
 import torch
+from conftest import quadratic_problem
 
 from grokscope.config import Optim
 from grokscope.optim import OPTIMIZERS, make_optimizer
@@ -10,20 +11,8 @@ SHAPES = {"W": (4, 3), "b": (5,), "c": (2, 3, 2)}
 
 
 def _problem(seed=0, shapes=SHAPES):
-    """Params and a quadratic loss L = Σ_k ½ x_kᵀ A_k x_k − c_kᵀ x_k, x_k = flattened param k."""
-    gen = torch.Generator().manual_seed(seed)
-    params, mats = {}, {}
-    for k, s in shapes.items():
-        n = torch.Size(s).numel()
-        q = torch.randn(n, n, generator=gen, dtype=torch.float64)
-        mats[k] = (q @ q.T / n + 0.1 * torch.eye(n, dtype=torch.float64),
-                   torch.randn(n, generator=gen, dtype=torch.float64))
-        params[k] = torch.randn(s, generator=gen, dtype=torch.float64)
-
-    def grads(ps):
-        return {k: (mats[k][0] @ p.reshape(-1) - mats[k][1]).reshape(p.shape) for k, p in ps.items()}
-
-    return params, grads
+    """Params and the gradient of a random positive-definite quadratic (conftest.quadratic_problem)."""
+    return quadratic_problem(seed, shapes)
 
 
 def _torch_opt(name, tensors, lr, wd):

@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from conftest import quadratic_problem
 
 from grokscope.config import ConfigError, Optim, load_config
 from grokscope.optim import FixedNorm, Orthogonal, make_optimizer, orthogonal_grad
@@ -12,20 +13,8 @@ SHAPES = {"W": (6, 4), "b": (5,), "c": (2, 3, 2)}
 
 
 def _problem(seed=0):
-    """Params and the gradient of L = Σ_k ½ x_kᵀ A_k x_k − c_kᵀ x_k (x_k = flattened param k)."""
-    gen = torch.Generator().manual_seed(seed)
-    params, mats = {}, {}
-    for k, s in SHAPES.items():
-        n = math.prod(s)
-        q = torch.randn(n, n, generator=gen, dtype=torch.float64)
-        mats[k] = (q @ q.T / n + 0.1 * torch.eye(n, dtype=torch.float64),
-                   torch.randn(n, generator=gen, dtype=torch.float64))
-        params[k] = torch.randn(s, generator=gen, dtype=torch.float64)
-
-    def grads(ps):
-        return {k: (mats[k][0] @ p.reshape(-1) - mats[k][1]).reshape(p.shape) for k, p in ps.items()}
-
-    return params, grads
+    """Params and the gradient of a random positive-definite quadratic (conftest.quadratic_problem)."""
+    return quadratic_problem(seed, SHAPES)
 
 
 def _ortho_ref(w, g):
