@@ -93,6 +93,30 @@ def test_interrupt_leaves_readable_run(tmp_path, monkeypatch, capsys):
     assert "interrupted" in capsys.readouterr().out
 
 
+def test_interrupt_between_logged_steps_keeps_twin_in_step(tmp_path, monkeypatch):
+    """The trainer steps in chunks between logged steps and advances the twin after each chunk; the
+    row written at an interrupt (step 61, not a logged step) must still pair the network and its twin
+    at that step: equal to the last row of a completed 61-step run."""
+    from grokscope.engines.network import NetworkEngine
+    ref = run(small_config(tmp_path, **{"train.steps": 61}), tmp_path / "ref").metrics.iloc[-1]
+    calls = {"n": 0}
+    orig = NetworkEngine.step
+
+    def step(self):
+        calls["n"] += 1
+        if calls["n"] == 62:
+            raise KeyboardInterrupt
+        return orig(self)
+
+    monkeypatch.setattr(NetworkEngine, "step", step)
+    with pytest.raises(KeyboardInterrupt):
+        run(small_config(tmp_path), tmp_path / "int")
+    last = load_run(tmp_path / "int").metrics.iloc[-1]
+    assert last["step"] == ref["step"] == 61
+    for col in ("train_loss", "test_loss", "lin_train_loss", "lin_test_loss"):
+        assert last[col] == pytest.approx(ref[col], rel=1e-12), col
+
+
 def test_byo_arrays_reproduce_generated_run(tmp_path):
     cfg = small_config(tmp_path)
     ref = run(cfg, tmp_path / "ref")

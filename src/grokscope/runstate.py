@@ -113,11 +113,15 @@ class RunState:
             return "completed", self.watch.reason(step)
         return None
 
-    def step_twin(self) -> None:
-        """Advance the linearised twin one step. The closed-form twin is exact at any step, so it
+    def next_due(self) -> int | None:
+        """The next step of the log schedule (None after the last)."""
+        return int(self.schedule[self.j]) if self.j < len(self.schedule) else None
+
+    def step_twin(self, n: int = 1) -> None:
+        """Advance the linearised twin ``n`` steps. The closed-form twin is exact at any step, so it
         only counts (its read-outs evaluate the closed form at t): O(1) instead of O(P) per step."""
-        if self.ctx.twin is not None:
-            self.ctx.twin.advance()
+        if self.ctx.twin is not None and n > 0:
+            self.ctx.twin.advance(n)
 
     def flush(self) -> None:
         self.writer.write_metrics(self.rows)

@@ -195,14 +195,21 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
                     last_flush = time.perf_counter()
             if step >= cfg.train.steps:
                 break
-            t0 = time.perf_counter()
-            value = engine.step()
-            rs.step_twin()
-            step += 1
-            if step % check_every == 0 and not math.isfinite(float(value)):
-                status, reason = "diverged", f"train loss {float(value)} at step {step}"
+            # a tight loop up to the next logged step; the twin catches up after it (O(1))
+            stop_at = min(rs.next_due() or cfg.train.steps, cfg.train.steps)
+            start, t0 = step, time.perf_counter()
+            try:
+                while step < stop_at:
+                    value = engine.step()
+                    step += 1
+                    if step % check_every == 0 and not math.isfinite(float(value)):
+                        status, reason = "diverged", f"train loss {float(value)} at step {step}"
+                        break
+            finally:
+                rs.step_twin(step - start)
+                rs.train_s += time.perf_counter() - t0
+            if status == "diverged":
                 break
-            rs.train_s += time.perf_counter() - t0
     except KeyboardInterrupt:
         status, reason = "interrupted", f"interrupted (Ctrl-C) at step {step}"
     except Exception as exc:  # noqa: BLE001 — recorded, then re-raised: nothing logged so far is lost

@@ -225,9 +225,9 @@ class ClosedFormTwin(_ReadOuts):
         self._t += 1
         return value
 
-    def advance(self) -> None:
-        """One GD step with nothing computed (O(1)): the closed form is evaluated at read-out."""
-        self.t = self._t + 1
+    def advance(self, n: int = 1) -> None:
+        """``n`` GD steps with nothing computed (O(1)): the closed form is evaluated at read-out."""
+        self.t = self._t + n
 
     def outputs(self, split: str) -> Tensor:
         return self.at_step(self.t)[0 if split == "train" else 1]
@@ -265,9 +265,10 @@ class ParamTwin(_ReadOuts):
     def delta(self) -> Params:
         return {k: self.params[k] - self.lin.params0[k] for k in self.lin.trainable}
 
-    def advance(self) -> None:
-        """One update alongside the network (the trainer's call; the loss is not needed)."""
-        self.step()
+    def advance(self, n: int = 1) -> None:
+        """``n`` updates alongside the network (the trainer's call; the losses are not needed)."""
+        for _ in range(n):
+            self.step()
 
     def step(self) -> Tensor:
         """One update; returns the (batch) train loss before it."""
