@@ -196,3 +196,15 @@ def test_spectrum_probe_without_scipy_uses_eigh(tmp_path, monkeypatch):
     assert without["ntk_label_power_10"] == float(kr.label_power(K, y, [10], eig=eig)[0])
     for k, v in without.items():
         assert _close(with_scipy[k], v, 1e-10), (k, with_scipy[k], v)
+
+
+def test_blocked_difference_norms_match_the_direct_ones():
+    """‖K − O‖ in row blocks (two full blocks and a partial one) vs matrix_norm(K − O): the same entrywise
+    differences summed in another order (dot products per block), 1e-13 relative."""
+    K = _kernel(150, 30, 7)
+    others = [K + 1e-6 * _kernel(150, 5, 8), K * 1.001, K]
+    got = ntk_row.diff_norms(K, others, rows=64)
+    for g, O in zip(got, others):
+        want = torch.linalg.matrix_norm(K - O)
+        assert (g == want == 0) or _close(g, want, 1e-13), (float(g), float(want))
+    assert float(got[2]) == 0.0

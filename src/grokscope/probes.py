@@ -140,17 +140,17 @@ def kernel_labels(data: Dataset, split: str = "test") -> torch.Tensor:
 def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     """The alignments from one matvec (:mod:`grokscope.diagnostics.ntk_row`); ‖K₀‖ and the previous
     row's ‖K‖ reused; ‖K‖ and ‖K − K₀‖ left in the cache for the kernel_alignment probe."""
-    from grokscope.diagnostics.ntk_row import alignments
+    from grokscope.diagnostics.ntk_row import alignments, diff_norms
     K0 = initial_kernel(ctx)["test"]
     K = _test_kernel(ctx)
     step = ctx.cache["step"]
     nK, nK0 = torch.linalg.matrix_norm(K), _K0_test_norm(ctx)
     out = {k: float(v) for k, v in alignments(K, kernel_labels(ctx.data), nK).items()}
-    d = torch.linalg.matrix_norm(K - K0)
-    out["kernel_distance"] = float(d / nK0)
     last = ctx.cache.get("ntk_last")
-    out["kernel_velocity"] = (float(torch.linalg.matrix_norm(K - last[1]) / (last[2] * (step - last[0])))
-                              if last is not None and step > last[0] else None)
+    moved = last is not None and step > last[0]
+    d = diff_norms(K, [K0, last[1]] if moved else [K0])   # ‖K − K₀‖ (and ‖K − K_last‖), one read of K
+    out["kernel_distance"] = float(d[0] / nK0)
+    out["kernel_velocity"] = float(d[1] / (last[2] * (step - last[0]))) if moved else None
     ctx.cache["ntk_last"] = (step, K, nK)
     ctx.cache["ntk_norms"] = (step, K, nK, nK0)
     return out
