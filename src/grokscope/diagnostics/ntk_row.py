@@ -11,8 +11,8 @@ scalars, with r = K1 (row sums = column sums for symmetric K), m = r/n, s = 1ᵀ
 
 Both norm identities subtract: when the centred norm² falls below ``SAFE`` × ‖K‖_F² (a kernel dominated
 by its constant mode) the direct centred computation is used instead, so the relative error stays
-≲ 1e-13. The differences K − K₀, K − K_last are formed exactly as before (they cancel; only whole
-passes keep their rounding), and ‖K₀‖, ‖K_last‖ are reused, not recomputed.
+≲ 1e-13. The norms ‖K − K₀‖, ‖K − K_last‖ (which cancel) use the same entrywise differences as before,
+summed in cache-sized row blocks (:func:`diff_norms`); ‖K₀‖, ‖K_last‖ are reused, not recomputed.
 """
 from __future__ import annotations
 
