@@ -3,7 +3,7 @@
 The ntk_spectrum probe needs every eigenvalue of the test NTK K (n, n) (effective rank) but only
 the top k_max eigenvectors' overlaps with y (label power C(k) = Σ_{i≤k} (v_iᵀy)² / ‖y‖², k ≤ k_max).
 A full ``eigh`` also back-transforms all n eigenvectors (≈ 2n³ flops more). Here, with LAPACK via
-scipy (optional; ``None`` is returned without it):
+scipy and threadpoolctl (optional; ``None`` is returned without them):
 
   Ks = ½(K + Kᵀ) = Q T Qᵀ            dsytrd (T tridiagonal, Q as Householder reflectors)
   λ (all, ascending)                 dsterf on T
@@ -23,18 +23,27 @@ from torch import Tensor
 
 def spectrum_label_power(K: Tensor, y: Tensor, ks: Sequence[int]) -> tuple[Tensor, Tensor] | None:
     """(eigenvalues of ½(K + Kᵀ), descending (n,); C(k) for each k in ``ks`` (len(ks),)), or None when
-    this path does not apply (no scipy, not CPU float64, T splits, inverse iteration failed)."""
+    this path does not apply (no scipy/threadpoolctl, not CPU float64, T splits, inverse iteration failed)."""
     if K.dtype != torch.float64 or K.device.type != "cpu" or K.shape[0] < 3:
-        return None
-    try:
-        import numpy as np
-        from scipy.linalg import lapack
-    except ImportError:
         return None
     n = K.shape[0]
     k_max = max(ks)
     if min(ks) < 1 or k_max > n:
         raise ValueError(f"spectrum_label_power: ks must lie in 1..{n}, got {list(ks)}")
+    try:
+        from scipy.linalg import lapack
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    # scipy's OpenBLAS keeps its own thread pool: use torch's thread count, so that a run limited
+    # to one thread (e.g. on a busy 2-core machine, where 2 LAPACK threads can be 10× slower) stays so
+    with threadpool_limits(torch.get_num_threads(), user_api="blas"):
+        return _tridiagonal(K, y, ks, lapack)
+
+
+def _tridiagonal(K: Tensor, y: Tensor, ks: Sequence[int], lapack) -> tuple[Tensor, Tensor] | None:
+    import numpy as np
+    n, k_max = K.shape[0], max(ks)
     A = (0.5 * (K + K.T)).numpy()        # symmetric: its C order is the Fortran order of the same matrix
     lwork = int(lapack.dsytrd_lwork(n, lower=1)[0])
     a, d, e, tau, info = lapack.dsytrd(A, lower=1, lwork=lwork, overwrite_a=1)
