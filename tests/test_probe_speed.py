@@ -208,3 +208,14 @@ def test_blocked_difference_norms_match_the_direct_ones():
         want = torch.linalg.matrix_norm(K - O)
         assert (g == want == 0) or _close(g, want, 1e-13), (float(g), float(want))
     assert float(got[2]) == 0.0
+
+
+def test_float32_kernels_keep_the_direct_computation():
+    K = _kernel(40, 10, 9).float()
+    y = torch.randn(40, generator=torch.Generator().manual_seed(1)).float()
+    got = ntk_row.alignments(K, y)
+    assert all(torch.equal(got[k], torch.as_tensor(v, dtype=torch.float32))
+               for k, v in {"ntk_alignment": kr.alignment_onesided(K, y), "ntk_alignment_uncentred": kr.alignment(K, y),
+                            "ntk_cka": kr.cka_labels(K, y)}.items())
+    O = K * 1.01
+    assert torch.equal(ntk_row.diff_norms(K, [O])[0], torch.linalg.matrix_norm(K - O))

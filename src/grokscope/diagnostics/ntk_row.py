@@ -27,7 +27,11 @@ SAFE = 1e-2  # centred ‖·‖² / ‖K‖² below this: compute the centred no
 def alignments(K: Tensor, y: Tensor, K_norm: Tensor | None = None) -> dict[str, Tensor]:
     """``ntk_alignment`` (one-sided centred), ``ntk_alignment_uncentred`` and ``ntk_cka`` of a symmetric
     K (n, n) with labels y (n,) or (n, k), as :func:`kr.alignment_onesided`, :func:`kr.alignment` and
-    :func:`kr.cka_labels` (module docstring); ``K_norm`` = ‖K‖_F if already known. Scalars (0-dim)."""
+    :func:`kr.cka_labels` (module docstring); ``K_norm`` = ‖K‖_F if already known. Scalars (0-dim).
+    Float64 only; other dtypes get the direct functions (their numbers, bit for bit)."""
+    if K.dtype != torch.float64:  # float32: the identities' cancellation would cost digits there; direct
+        return {"ntk_alignment": kr.alignment_onesided(K, y), "ntk_alignment_uncentred": kr.alignment(K, y),
+                "ntk_cka": kr.cka_labels(K, y)}
     n = K.shape[0]
     Y = y.reshape(n, -1)
     k = Y.shape[1]
@@ -58,8 +62,9 @@ def alignments(K: Tensor, y: Tensor, K_norm: Tensor | None = None) -> dict[str, 
 def diff_norms(K: Tensor, others: list[Tensor], rows: int = 64) -> list[Tensor]:
     """‖K − O‖_F for each O (n, n) in ``others`` (0-dim tensors). On CPU in blocks of ``rows`` rows, each
     block of K read once while it is in cache and no n×n temporary written: the entrywise differences
-    are those of ``K − O``, only the order of the sum of squares differs (measured ≤ 1e-14 relative)."""
-    if K.device.type != "cpu" or K.dim() != 2:
+    are those of ``K − O``, only the order of the sum of squares differs (measured ≤ 1e-14 relative).
+    Not CPU float64: ``matrix_norm(K − O)`` as before."""
+    if K.device.type != "cpu" or K.dim() != 2 or K.dtype != torch.float64:
         return [torch.linalg.matrix_norm(K - O) for O in others]
     n = K.shape[0]
     buf = torch.empty(min(rows, n), K.shape[1], dtype=K.dtype)
