@@ -44,7 +44,7 @@ def spectrum_label_power(K: Tensor, y: Tensor, ks: Sequence[int]) -> tuple[Tenso
 def _tridiagonal(K: Tensor, y: Tensor, ks: Sequence[int], lapack) -> tuple[Tensor, Tensor] | None:
     import numpy as np
     n, k_max = K.shape[0], max(ks)
-    A = (0.5 * (K + K.T)).numpy()        # symmetric: its C order is the Fortran order of the same matrix
+    A = (0.5 * (K + K.T)).numpy().T      # bitwise symmetric, so its transpose: the same matrix, Fortran order
     lwork = int(lapack.dsytrd_lwork(n, lower=1)[0])
     a, d, e, tau, info = lapack.dsytrd(A, lower=1, lwork=lwork, overwrite_a=1)
     if info != 0 or not np.all(e != 0.0):  # a split T would need dstebz's block bookkeeping
