@@ -88,15 +88,24 @@ def _loss(ctx: ProbeContext) -> dict[str, float]:
             "test_loss": float(ctx.loss.value(ctx.engine.outputs("test"), ctx.data.y_test))}
 
 
+def _terms(ctx: ProbeContext) -> dict[str, torch.Tensor]:
+    """The eq. 6 decomposition of the current quadratic form, computed once per probe step and shared
+    by exact_loss (their sum, as :func:`population_loss` adds them) and decomposition."""
+    from grokscope.diagnostics.sufficient import decomposition
+    step = ctx.cache.get("step")
+    hit = ctx.cache.get("decomp")
+    if step is None or hit is None or hit[0] != step:
+        hit = ctx.cache["decomp"] = (step, decomposition(*ctx.engine.quadratic_form(), ctx.data.target))
+    return hit[1]
+
+
 def _exact(ctx: ProbeContext) -> dict[str, float]:
-    from grokscope.diagnostics.sufficient import population_loss
-    return {"test_loss_exact": float(population_loss(*ctx.engine.quadratic_form(), ctx.data.target))}
+    d = _terms(ctx)
+    return {"test_loss_exact": float(d["variance"] + d["misalignment"] + d["linear"] + d["orthogonal"])}
 
 
 def _decomposition(ctx: ProbeContext) -> dict[str, float]:
-    from grokscope.diagnostics.sufficient import decomposition
-    terms = decomposition(*ctx.engine.quadratic_form(), ctx.data.target)
-    return {f"decomp_{k}": float(v) for k, v in terms.items()}
+    return {f"decomp_{k}": float(v) for k, v in _terms(ctx).items()}
 
 
 def _accuracy(ctx: ProbeContext) -> dict[str, float]:
@@ -129,18 +138,29 @@ def kernel_labels(data: Dataset, split: str = "test") -> torch.Tensor:
 
 
 def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
-    from grokscope.diagnostics import kernels as kr
+    """The alignments from one matvec (:mod:`grokscope.diagnostics.ntk_row`); ‖K₀‖ and the previous
+    row's ‖K‖ reused; ‖K‖ and ‖K − K₀‖ left in the cache for the kernel_alignment probe."""
+    from grokscope.diagnostics.ntk_row import alignments, diff_norms
     K0 = initial_kernel(ctx)["test"]
     K = _test_kernel(ctx)
-    y = kernel_labels(ctx.data)
-    out = {"ntk_alignment": float(kr.alignment_onesided(K, y)), "ntk_alignment_uncentred": float(kr.alignment(K, y)),
-           "ntk_cka": float(kr.cka_labels(K, y)), "kernel_distance": float(kr.kernel_distance(K, K0))}
-    last = ctx.cache.get("ntk_last")
     step = ctx.cache["step"]
-    out["kernel_velocity"] = (float(kr.kernel_velocity(last[1], K, step - last[0]))
-                              if last is not None and step > last[0] else None)
-    ctx.cache["ntk_last"] = (step, K)
+    nK, nK0 = torch.linalg.matrix_norm(K), _K0_test_norm(ctx)
+    out = {k: float(v) for k, v in alignments(K, kernel_labels(ctx.data), nK).items()}
+    last = ctx.cache.get("ntk_last")
+    moved = last is not None and step > last[0]
+    d = diff_norms(K, [K0, last[1]] if moved else [K0])   # ‖K − K₀‖ (and ‖K − K_last‖), one read of K
+    out["kernel_distance"] = float(d[0] / nK0)
+    out["kernel_velocity"] = float(d[1] / (last[2] * (step - last[0]))) if moved else None
+    ctx.cache["ntk_last"] = (step, K, nK)
+    ctx.cache["ntk_norms"] = (step, K, nK, nK0)
     return out
+
+
+def _K0_test_norm(ctx: ProbeContext) -> torch.Tensor:
+    """‖K₀‖_F on the test set, computed once."""
+    if "K0_test_norm" not in ctx.cache:
+        ctx.cache["K0_test_norm"] = torch.linalg.matrix_norm(initial_kernel(ctx)["test"])
+    return ctx.cache["K0_test_norm"]
 
 
 def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
@@ -153,10 +173,16 @@ def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
 
 def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics import kernels as kr
+    from grokscope.diagnostics.tridiag import spectrum_label_power
     K = _test_kernel(ctx)
     n = K.shape[0]
-    eig = kr.eigh_desc(K)
-    power = kr.label_power(K, kernel_labels(ctx.data), [min(k, n) for k in (1, 10, 100)], eig=eig)
+    ks, y = [min(k, n) for k in (1, 10, 100)], kernel_labels(ctx.data)
+    fast = spectrum_label_power(K, y, ks)  # one tridiagonal reduction, no full eigenvector set (scipy)
+    if fast is not None:
+        eig, power = (fast[0], None), fast[1]
+    else:
+        eig = kr.eigh_desc(K)
+        power = kr.label_power(K, y, ks, eig=eig)
     return {"ntk_effective_rank": float(kr.effective_rank(K, eig=eig)), "ntk_label_power_1": float(power[0]),
             "ntk_label_power_10": float(power[1]), "ntk_label_power_100": float(power[2])}
 

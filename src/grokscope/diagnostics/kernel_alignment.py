@@ -19,6 +19,12 @@ def kernel_misalignment(K_t: Tensor, K_0: Tensor) -> float:
 
 
 def probe(ctx) -> dict[str, float]:
-    """The ``kernel_alignment`` probe: misalignment of the current test-set NTK with K₀ (shared caches)."""
+    """The ``kernel_alignment`` probe: misalignment of the current test-set NTK with K₀ (shared caches;
+    ‖K_t‖ and ‖K₀‖ from the ntk probe of the same step when it ran, the same numbers)."""
     from grokscope.probes import _test_kernel, initial_kernel
-    return {"kernel_misalignment": kernel_misalignment(_test_kernel(ctx), initial_kernel(ctx)["test"])}
+    K_t, K_0 = _test_kernel(ctx), initial_kernel(ctx)["test"]
+    hit = ctx.cache.get("ntk_norms")
+    if hit is not None and hit[0] == ctx.cache.get("step") and hit[1] is K_t and K_t.dtype == torch.float64 \
+            and K_0.dtype == torch.float64:
+        return {"kernel_misalignment": float(1.0 - (K_0 * K_t).sum() / (hit[3] * hit[2]))}
+    return {"kernel_misalignment": kernel_misalignment(K_t, K_0)}

@@ -1,0 +1,221 @@
+"""The fast NTK-row read-outs (one matvec, shared norms, shared eq. 6 terms) against the direct
+functions they replace. Tolerance: float64, 1e-12 relative (the identities only reorder sums of
+non-cancelling terms; a kernel dominated by its constant mode takes the direct branch)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import small_config
+
+from grokscope.diagnostics import kernels as kr
+from grokscope.diagnostics import ntk_row
+from grokscope.diagnostics.kernel_alignment import kernel_misalignment
+from grokscope.diagnostics.sufficient import decomposition, population_loss
+from grokscope.probes import PROBES, initial_kernel, kernel_labels
+
+F64 = torch.float64
+TOL = 1e-12
+
+
+def _close(a, b, tol=TOL) -> bool:
+    return abs(float(a) - float(b)) <= tol * abs(float(b))
+
+
+def _direct(K, y) -> dict[str, float]:
+    return {"ntk_alignment": float(kr.alignment_onesided(K, y)), "ntk_alignment_uncentred": float(kr.alignment(K, y)),
+            "ntk_cka": float(kr.cka_labels(K, y))}
+
+
+def _kernel(n, p, seed, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    Phi = torch.randn(n, p, generator=g, dtype=F64) + shift
+    return Phi @ Phi.T
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3, 30.0])  # 30: the constant mode dominates → direct branch
+@pytest.mark.parametrize("labels", ["vector", "onehot"])
+@pytest.mark.parametrize("force_direct", [False, True])
+def test_alignments_match_the_direct_functions(shift, labels, force_direct, monkeypatch):
+    n = 70
+    K = _kernel(n, 25, 1, shift)
+    g = torch.Generator().manual_seed(2)
+    y = (torch.randn(n, generator=g, dtype=F64) + 0.7 if labels == "vector" else
+         torch.nn.functional.one_hot(torch.randint(0, 4, (n,), generator=g), 4).to(F64))
+    if force_direct:
+        monkeypatch.setattr(ntk_row, "SAFE", 2.0)  # every centred norm taken the direct way
+    got = {k: float(v) for k, v in ntk_row.alignments(K, y).items()}
+    want = _direct(K, y)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert _close(got[k], want[k]), (k, got[k], want[k])
+    # a given ‖K‖ is used as is
+    assert _close(ntk_row.alignments(K, y, torch.linalg.matrix_norm(K))["ntk_cka"], want["ntk_cka"])
+
+
+def test_constant_dominated_kernel_takes_the_direct_branch():
+    """With K ≈ c·11ᵀ the identity ‖K‖² − n‖m‖² cancels; the guard must catch it (it is below SAFE)."""
+    n = 50
+    K = _kernel(n, 10, 3, 0.0) + 1e6
+    m = K.sum(1) / n
+    assert float(torch.linalg.matrix_norm(K) ** 2 - n * (m * m).sum()) < ntk_row.SAFE * float(K.square().sum())
+    y = torch.randn(n, generator=torch.Generator().manual_seed(4), dtype=F64)
+    got, want = ntk_row.alignments(K, y), _direct(K, y)
+    for k in want:
+        assert _close(got[k], want[k], 1e-10), (k, float(got[k]), want[k])
+
+
+def _reduced_ctx(tmp_path):
+    from grokscope.runstate import RunState
+    from grokscope.train import build
+    cfg = small_config(tmp_path, **{"train.engine": "reduced", "train.steps": 50, "task.D": 10, "task.P": 30,
+                                    "task.P_test": 40})
+    b = build(cfg)
+    rs = RunState(cfg, Path(tmp_path) / "run", None, b, 0.0)
+    return rs.ctx, b["engine"], rs
+
+
+def test_ntk_and_kernel_alignment_probes_match_the_direct_computation(tmp_path):
+    """Row by row (steps 0, 3, 7): every NTK metric of the probes equals the direct kernels.py
+    computation on a freshly built K (velocity against the previous row's K), 1e-12 relative."""
+    ctx, eng, _ = _reduced_ctx(tmp_path)
+    X, y = ctx.data.X_test, kernel_labels(ctx.data)
+    K0 = eng.ntk(X)
+    assert torch.equal(K0, initial_kernel(ctx)["test"])
+    prev, step = None, 0
+    for target in (0, 3, 7):
+        while step < target:
+            eng.step()
+            step += 1
+        ctx.cache["step"] = step
+        got = PROBES["ntk"].fn(ctx) | PROBES["kernel_alignment"].fn(ctx)
+        K = eng.ntk(X)
+        want = _direct(K, y) | {"kernel_distance": float(kr.kernel_distance(K, K0)),
+                                "kernel_misalignment": kernel_misalignment(K, K0)}
+        want["kernel_velocity"] = None if prev is None else float(kr.kernel_velocity(prev[1], K, step - prev[0]))
+        assert list(got) == ["ntk_alignment", "ntk_alignment_uncentred", "ntk_cka", "kernel_distance",
+                             "kernel_velocity", "kernel_misalignment"]
+        for k, v in want.items():
+            if v is None:
+                assert got[k] is None
+            elif k == "kernel_misalignment":  # 1 − cos: absolute rounding floor ~ n·ε
+                assert abs(got[k] - v) <= 1e-12 * abs(v) + 1e-14, (step, k, got[k], v)
+            else:
+                assert _close(got[k], v) or got[k] == v, (step, k, got[k], v)
+        if step:
+            assert got["kernel_distance"] > 0 and got["kernel_velocity"] > 0
+        prev = (step, K)
+
+
+def test_kernel_alignment_probe_alone_uses_the_direct_path(tmp_path):
+    """Without an ntk row at this step (e.g. probes.names = [kernel_alignment]) the probe computes its norms."""
+    ctx, eng, _ = _reduced_ctx(tmp_path)
+    for _ in range(4):
+        eng.step()
+    ctx.cache["step"] = 4
+    K, K0 = eng.ntk(ctx.data.X_test), initial_kernel(ctx)["test"]
+    got = PROBES["kernel_alignment"].fn(ctx)["kernel_misalignment"]
+    assert "ntk_norms" not in ctx.cache
+    assert got == kernel_misalignment(K, K0) and got > 0
+
+
+def test_exact_and_decomposition_share_one_evaluation_per_step(tmp_path, monkeypatch):
+    ctx, eng, _ = _reduced_ctx(tmp_path)
+    target = ctx.data.target
+    step = 0
+    for target_step in (0, 1, 5):
+        while step < target_step:
+            eng.step()
+            step += 1
+        ctx.cache["step"] = step
+        form = eng.quadratic_form()
+        want_terms = decomposition(*form, target)
+        exact = PROBES["exact_loss"].fn(ctx)["test_loss_exact"]
+        terms = PROBES["decomposition"].fn(ctx)
+        assert exact == float(population_loss(*form, target))  # the same sum, bit for bit
+        assert terms == {f"decomp_{k}": float(v) for k, v in want_terms.items()}
+    # one quadratic_form per step, whichever probe asks first
+    calls = []
+    orig = eng.quadratic_form
+    monkeypatch.setattr(eng, "quadratic_form", lambda: calls.append(1) or orig())
+    eng.step()
+    ctx.cache["step"] = 99
+    PROBES["exact_loss"].fn(ctx), PROBES["decomposition"].fn(ctx)
+    assert len(calls) == 1
+    # no step in the cache (a caller outside RunState): always recomputed, never stale
+    del ctx.cache["step"]
+    before = PROBES["exact_loss"].fn(ctx)["test_loss_exact"]
+    eng.step()
+    assert PROBES["exact_loss"].fn(ctx)["test_loss_exact"] != before
+
+
+@pytest.mark.parametrize("labels", ["vector", "onehot"])
+def test_tridiagonal_spectrum_matches_eigh(labels):
+    """Eigenvalues to 1e-12 of max|λ|; label power C(k) to 1e-10 relative (eigenvectors move by
+    ~ε‖K‖/gap, so the overlaps carry that, not ε; measured ~1e-14 at the Figure-1 size)."""
+    from grokscope.diagnostics.tridiag import spectrum_label_power
+    pytest.importorskip("scipy")
+    n = 90
+    K = _kernel(n, 60, 5, 0.1)
+    g = torch.Generator().manual_seed(6)
+    y = (torch.randn(n, generator=g, dtype=F64) if labels == "vector" else
+         torch.nn.functional.one_hot(torch.randint(0, 3, (n,), generator=g), 3).to(F64))
+    ks = [1, 10, 40]
+    lam, C = spectrum_label_power(K, y, ks)
+    eig = kr.eigh_desc(K)
+    assert float((lam - eig[0]).abs().max()) <= 1e-12 * float(eig[0].abs().max())
+    want = kr.label_power(K, y, ks, eig=eig)
+    assert torch.allclose(C, want, rtol=1e-10, atol=0), (C, want)
+    assert _close(kr.effective_rank(K, eig=(lam, None)), kr.effective_rank(K, eig=eig))
+    with pytest.raises(ValueError, match="ks must lie in 1..90"):
+        spectrum_label_power(K, y, [0, 5])
+    assert spectrum_label_power(K.float(), y.float(), ks) is None  # float32: the eigh path
+
+
+def test_spectrum_probe_without_scipy_uses_eigh(tmp_path, monkeypatch):
+    import builtins
+    ctx, eng, _ = _reduced_ctx(tmp_path)
+    for _ in range(3):
+        eng.step()
+    ctx.cache["step"] = 3
+    with_scipy = PROBES["ntk_spectrum"].fn(ctx)
+    real_import = builtins.__import__
+
+    def no_scipy(name, *a, **kw):
+        if name.startswith("scipy"):
+            raise ImportError(name)
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_scipy)
+    without = PROBES["ntk_spectrum"].fn(ctx)
+    K = eng.ntk(ctx.data.X_test)
+    eig = kr.eigh_desc(K)
+    y = kernel_labels(ctx.data)
+    assert without["ntk_effective_rank"] == float(kr.effective_rank(K, eig=eig))
+    assert without["ntk_label_power_10"] == float(kr.label_power(K, y, [10], eig=eig)[0])
+    for k, v in without.items():
+        assert _close(with_scipy[k], v, 1e-10), (k, with_scipy[k], v)
+
+
+def test_blocked_difference_norms_match_the_direct_ones():
+    """‖K − O‖ in row blocks (two full blocks and a partial one) vs matrix_norm(K − O): the same entrywise
+    differences summed in another order (dot products per block), 1e-13 relative."""
+    K = _kernel(150, 30, 7)
+    others = [K + 1e-6 * _kernel(150, 5, 8), K * 1.001, K]
+    got = ntk_row.diff_norms(K, others, rows=64)
+    for g, O in zip(got, others):
+        want = torch.linalg.matrix_norm(K - O)
+        assert (g == want == 0) or _close(g, want, 1e-13), (float(g), float(want))
+    assert float(got[2]) == 0.0
+
+
+def test_float32_kernels_keep_the_direct_computation():
+    K = _kernel(40, 10, 9).float()
+    y = torch.randn(40, generator=torch.Generator().manual_seed(1)).float()
+    got = ntk_row.alignments(K, y)
+    assert all(torch.equal(got[k], torch.as_tensor(v, dtype=torch.float32))
+               for k, v in {"ntk_alignment": kr.alignment_onesided(K, y), "ntk_alignment_uncentred": kr.alignment(K, y),
+                            "ntk_cka": kr.cka_labels(K, y)}.items())
+    O = K * 1.01
+    assert torch.equal(ntk_row.diff_norms(K, [O])[0], torch.linalg.matrix_norm(K - O))
