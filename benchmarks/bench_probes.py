@@ -5,8 +5,7 @@ Rows, each timed at a trained state (300 GD steps), best of several calls, a fre
                    cka_labels, kernel_distance, kernel_velocity, kernel_misalignment) on K = engine.ntk
   ntk-row fast     the ntk + kernel_alignment probes (one matvec, norm identities, shared norms)
   K only           engine.ntk(X_test) alone: the floor of an NTK row (2·n²·(D+1) flops)
-  spectrum eigh    baseline: eigh of the n×n test NTK, effective rank, label power (kernels.py)
-  spectrum         the ntk_spectrum probe (tridiagonal path when scipy + threadpoolctl are there)
+  spectrum         the ntk_spectrum probe (eigh of the n×n test NTK, effective rank, label power)
   cheap row        loss, exact_loss, decomposition, weights, twin (every logged row)
   build+init       train.build + RunState (data, K₀ blocks, K₀ regression, closed-form twin)
 and the demo estimate 381 cheap rows + 100 NTK rows + 5 spectra + build (its log schedule).
@@ -86,16 +85,9 @@ def main() -> None:
         fresh_step()
         PROBES["ntk_spectrum"].fn(ctx)
 
-    def spectrum_eigh() -> None:
-        K = eng.ntk(X)
-        eig = kr.eigh_desc(K)
-        kr.label_power(K, y, [1, 10, 100], eig=eig)
-        kr.effective_rank(K, eig=eig)
-
     fast()  # ntk_last set, so velocity is computed in every timed call
     t = {"ntk-row direct": best_time(direct, repeat=15), "ntk-row fast": best_time(fast, repeat=15),
-         "K only": best_time(lambda: eng.ntk(X), repeat=15), "spectrum eigh": best_time(spectrum_eigh, repeat=3),
-         "spectrum": best_time(spectrum, repeat=3),
+         "K only": best_time(lambda: eng.ntk(X), repeat=15), "spectrum": best_time(spectrum, repeat=3),
          "cheap row": best_time(cheap_row, repeat=50), "build+init": t_build}
     ceil = matmul_ceiling(torch.float64)
     flops_K = 2 * n * n * m + 2 * n * D * m + 2 * n * n
@@ -105,13 +97,11 @@ def main() -> None:
         if name.startswith("ntk-row"):
             row["speedup_vs_direct"] = t["ntk-row direct"] / s
             row["K_fraction"] = t["K only"] / s
-        if name == "spectrum":
-            row["speedup_vs_direct"] = t["spectrum eigh"] / s
         if name == "K only":
             row["GFLOP/s"] = flops_K / s / 1e9
             row["ceiling_GFLOP/s"] = ceil
         rows.append(row)
-    for name, ntk_row, spec in (("demo estimate, direct", t["ntk-row direct"], t["spectrum eigh"]),
+    for name, ntk_row, spec in (("demo estimate, direct", t["ntk-row direct"], t["spectrum"]),
                                 ("demo estimate, fast", t["ntk-row fast"], t["spectrum"])):
         rows.append({"what": name, "ms": 1e3 * (381 * t["cheap row"] + 100 * ntk_row + 5 * spec + t["build+init"]),
                      "threads": torch.get_num_threads()})

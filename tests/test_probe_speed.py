@@ -150,54 +150,6 @@ def test_exact_and_decomposition_share_one_evaluation_per_step(tmp_path, monkeyp
     assert PROBES["exact_loss"].fn(ctx)["test_loss_exact"] != before
 
 
-@pytest.mark.parametrize("labels", ["vector", "onehot"])
-def test_tridiagonal_spectrum_matches_eigh(labels):
-    """Eigenvalues to 1e-12 of max|λ|; label power C(k) to 1e-10 relative (eigenvectors move by
-    ~ε‖K‖/gap, so the overlaps carry that, not ε; measured ~1e-14 at the Figure-1 size)."""
-    from grokscope.diagnostics.tridiag import spectrum_label_power
-    pytest.importorskip("scipy")
-    n = 90
-    K = _kernel(n, 60, 5, 0.1)
-    g = torch.Generator().manual_seed(6)
-    y = (torch.randn(n, generator=g, dtype=F64) if labels == "vector" else
-         torch.nn.functional.one_hot(torch.randint(0, 3, (n,), generator=g), 3).to(F64))
-    ks = [1, 10, 40]
-    lam, C = spectrum_label_power(K, y, ks)
-    eig = kr.eigh_desc(K)
-    assert float((lam - eig[0]).abs().max()) <= 1e-12 * float(eig[0].abs().max())
-    want = kr.label_power(K, y, ks, eig=eig)
-    assert torch.allclose(C, want, rtol=1e-10, atol=0), (C, want)
-    assert _close(kr.effective_rank(K, eig=(lam, None)), kr.effective_rank(K, eig=eig))
-    with pytest.raises(ValueError, match="ks must lie in 1..90"):
-        spectrum_label_power(K, y, [0, 5])
-    assert spectrum_label_power(K.float(), y.float(), ks) is None  # float32: the eigh path
-
-
-def test_spectrum_probe_without_scipy_uses_eigh(tmp_path, monkeypatch):
-    import builtins
-    ctx, eng, _ = _reduced_ctx(tmp_path)
-    for _ in range(3):
-        eng.step()
-    ctx.cache["step"] = 3
-    with_scipy = PROBES["ntk_spectrum"].fn(ctx)
-    real_import = builtins.__import__
-
-    def no_scipy(name, *a, **kw):
-        if name.startswith("scipy"):
-            raise ImportError(name)
-        return real_import(name, *a, **kw)
-
-    monkeypatch.setattr(builtins, "__import__", no_scipy)
-    without = PROBES["ntk_spectrum"].fn(ctx)
-    K = eng.ntk(ctx.data.X_test)
-    eig = kr.eigh_desc(K)
-    y = kernel_labels(ctx.data)
-    assert without["ntk_effective_rank"] == float(kr.effective_rank(K, eig=eig))
-    assert without["ntk_label_power_10"] == float(kr.label_power(K, y, [10], eig=eig)[0])
-    for k, v in without.items():
-        assert _close(with_scipy[k], v, 1e-10), (k, with_scipy[k], v)
-
-
 def test_blocked_difference_norms_match_the_direct_ones():
     """‖K − O‖ in row blocks (two full blocks and a partial one) vs matrix_norm(K − O): the same entrywise
     differences summed in another order (dot products per block), 1e-13 relative."""

@@ -173,16 +173,10 @@ def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
 
 def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics import kernels as kr
-    from grokscope.diagnostics.tridiag import spectrum_label_power
     K = _test_kernel(ctx)
     n = K.shape[0]
-    ks, y = [min(k, n) for k in (1, 10, 100)], kernel_labels(ctx.data)
-    fast = spectrum_label_power(K, y, ks)  # one tridiagonal reduction, no full eigenvector set (scipy)
-    if fast is not None:
-        eig, power = (fast[0], None), fast[1]
-    else:
-        eig = kr.eigh_desc(K)
-        power = kr.label_power(K, y, ks, eig=eig)
+    eig = kr.eigh_desc(K)
+    power = kr.label_power(K, kernel_labels(ctx.data), [min(k, n) for k in (1, 10, 100)], eig=eig)
     return {"ntk_effective_rank": float(kr.effective_rank(K, eig=eig)), "ntk_label_power_1": float(power[0]),
             "ntk_label_power_10": float(power[1]), "ntk_label_power_100": float(power[2])}
 
