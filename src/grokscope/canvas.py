@@ -10,11 +10,14 @@ a layout draws again. Here a panel is laid out and drawn once:
 3. the PNG is encoded from the drawn buffer, as ``savefig`` does after its own draw.
 
 The figure (and so its renderer, with its mathtext and text-metric caches) is reused for every panel
-of a :class:`Canvas`; :func:`grokscope.plots.save_run_figures` draws all of a run's panels on one.
+of a :class:`Canvas`; :func:`shared_canvas` keeps one per thread, so a process that finishes many runs
+(a sweep) keeps those caches warm. :func:`grokscope.plots.save_run_figures` draws all of a run's panels
+on it.
 """
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ PAD_IN = 3 / 72  # inches between the outermost text and the figure edge
 FIGSIZE = (6.4, 4.2)  # inches, every run panel
 DPI = 120
 MIN_AXES = 0.3  # the axes keep at least this fraction of the figure in each direction
+_local = threading.local()
 
 
 class Canvas:
@@ -86,3 +90,11 @@ def fit_margins(fig: Any, renderer: Any, pad: float = PAD_IN) -> None:
         mid = (bottom + top) / 2
         bottom, top = mid - MIN_AXES / 2, mid + MIN_AXES / 2
     fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top)
+
+
+def shared_canvas() -> Canvas:
+    """This thread's default-size :class:`Canvas`, made on first use and kept for the process."""
+    c = getattr(_local, "canvas", None)
+    if c is None:
+        c = _local.canvas = Canvas()
+    return c

@@ -153,10 +153,10 @@ def run_panels(run: Any) -> list[tuple[str, Any]]:
 
 def save_run_figures(run: Any, canvas: Any = None) -> list[str]:
     """Write figures/<name>.png for every panel of :func:`run_panels` (fig1, and when logged
-    ntk_alignment, decomposition, movement, twin, accuracy), all drawn on one reused
-    :class:`grokscope.canvas.Canvas`; returns the relative paths."""
-    from grokscope.canvas import Canvas
-    canvas = canvas or Canvas()
+    ntk_alignment, decomposition, movement, twin, accuracy), all drawn on ``canvas`` (default: this
+    thread's :func:`grokscope.canvas.shared_canvas`); returns the relative paths."""
+    from grokscope.canvas import shared_canvas
+    canvas = canvas or shared_canvas()
     out = Path(run.path) / "figures"
     out.mkdir(exist_ok=True)
     written = []

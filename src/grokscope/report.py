@@ -81,22 +81,19 @@ def saved_figure(run: Any, name: str) -> bytes | None:
 def run_figures(run: Any) -> list[tuple[str, bytes]]:
     """(caption, PNG) of every panel in RUN_CAPTIONS the run's metrics support
     (:func:`grokscope.plots.run_panels`): the PNG the run saved itself when it is up to date, else
-    drawn now (all on one :class:`grokscope.canvas.Canvas`)."""
+    drawn now (on :func:`grokscope.canvas.shared_canvas`)."""
     from grokscope.plots import run_panels
     out: list[tuple[str, bytes]] = []
     if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= set(run.metrics.columns):
         return out
-    canvas = None
     panels = dict(run_panels(run))
     for name, caption in RUN_CAPTIONS.items():
         if name not in panels:
             continue
         png = saved_figure(run, name)
         if png is None:
-            if canvas is None:
-                from grokscope.canvas import Canvas
-                canvas = Canvas()
-            png = canvas.png(panels[name], run)
+            from grokscope.canvas import shared_canvas
+            png = shared_canvas().png(panels[name], run)
         out.append((caption, png))
     return out
 
