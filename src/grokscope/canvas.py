@@ -16,6 +16,7 @@ on it.
 """
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from pathlib import Path
@@ -47,6 +48,8 @@ class Canvas:
         fig.subplots_adjust(left=0.12, right=0.95, bottom=0.12, top=0.95)
         ax = fig.add_subplot()
         draw(*args, ax)
+        for a in fig.axes:
+            _trim_log_ticks(a)
         renderer = fig.canvas.get_renderer()
         fit_margins(fig, renderer, self.pad)
         fig.canvas.draw()
@@ -65,6 +68,52 @@ class Canvas:
         """Write :meth:`png` to ``path`` atomically."""
         from grokscope.store import atomic_write_bytes
         atomic_write_bytes(Path(path), self.png(draw, *args))
+
+
+@functools.cache
+def _in_view_locator() -> type:
+    """A Locator wrapping a log axis' locator that returns only the ticks inside the view interval
+    (with a 1e-9 relative margin, looser than the 1e-10 of matplotlib's own drawing test, so every
+    tick that would be drawn is kept). LogLocator adds a decade of ticks beyond each end, which
+    matplotlib creates as tick objects and formats but never draws; LogFormatter labels from the view
+    interval, not from the locations, so the drawn figure is unchanged (tested byte for byte)."""
+    import numpy as np
+    from matplotlib.ticker import Locator
+
+    class InView(Locator):
+        def __init__(self, base: Any, axis: Any):
+            self.base, self.axis = base, axis
+
+        def __call__(self) -> Any:
+            locs = np.asarray(self.base())
+            lo, hi = sorted(self.axis.get_view_interval())
+            return locs[(locs >= lo * (1 - 1e-9)) & (locs <= hi * (1 + 1e-9))]
+
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            return self.base.tick_values(vmin, vmax)
+
+        def view_limits(self, vmin: float, vmax: float) -> Any:
+            return self.base.view_limits(vmin, vmax)
+
+        def nonsingular(self, v0: float, v1: float) -> Any:
+            return self.base.nonsingular(v0, v1)
+
+        def set_params(self, **kwargs: Any) -> None:
+            self.base.set_params(**kwargs)
+
+    return InView
+
+
+def _trim_log_ticks(ax: Any) -> None:
+    """Wrap the major and minor locators of ``ax``'s log-scaled axes (see :func:`_in_view_locator`)."""
+    from matplotlib.ticker import LogLocator
+    InView = _in_view_locator()
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() != "log":
+            continue
+        for ticker in (axis.major, axis.minor):
+            if isinstance(ticker.locator, LogLocator):
+                ticker.locator = InView(ticker.locator, axis)
 
 
 def fit_margins(fig: Any, renderer: Any, pad: float = PAD_IN) -> None:
