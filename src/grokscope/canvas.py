@@ -9,6 +9,8 @@ a layout draws again. Here a panel is laid out and drawn once:
 2. one draw; the ticks made, mathtext parsed and text measured in step 1 are reused by it;
 3. the PNG is encoded from the drawn buffer, as ``savefig`` does after its own draw.
 
+Log axes are given only their in-view ticks first (:func:`_trim_log_ticks`), which changes no pixel.
+
 The figure (and so its renderer, with its mathtext and text-metric caches) is reused for every panel
 of a :class:`Canvas`; :func:`shared_canvas` keeps one per thread, so a process that finishes many runs
 (a sweep) keeps those caches warm. :func:`grokscope.plots.save_run_figures` draws all of a run's panels
