@@ -23,10 +23,9 @@ def _first_abs(events: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | No
 
 def fig1_panel(run: Any, ax: Any = None) -> Any:
     """Paper Fig 1(b): train and test loss against steps (log axes), threshold events marked."""
-    plt = _plt()
     df = run.metrics
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        _, ax = _plt().subplots(figsize=(6.4, 4.2), constrained_layout=True)
     x = np.maximum(df["step"].to_numpy(), 1)  # step 0 drawn at 1 on the log axis
     ax.plot(x, df["train_loss"], color="C0", lw=1.8, label="train loss")
     ax.plot(x, df["test_loss"], color="C1", lw=1.8, label="test loss")
@@ -64,10 +63,9 @@ def fig1_panel(run: Any, ax: Any = None) -> Any:
 
 def decomposition_panel(run: Any, ax: Any = None) -> Any:
     """Paper Fig 4: the three test-loss terms (variance, misalignment, linear power) over time."""
-    plt = _plt()
     df = run.metrics
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        _, ax = _plt().subplots(figsize=(6.4, 4.2), constrained_layout=True)
     x = np.maximum(df["step"].to_numpy(), 1)
     for col, lab in (("decomp_variance", "variance"), ("decomp_misalignment", "misalignment"),
                      ("decomp_linear", "power in linear modes")):
@@ -83,10 +81,9 @@ def decomposition_panel(run: Any, ax: Any = None) -> Any:
 
 def movement_panel(run: Any, ax: Any = None) -> Any:
     """How far training leaves the lazy regime: kernel distance ‖K_t − K₀‖/‖K₀‖ and ‖θ − θ₀‖/‖θ₀‖."""
-    plt = _plt()
     df = run.metrics
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        _, ax = _plt().subplots(figsize=(6.4, 4.2), constrained_layout=True)
     x = np.maximum(df["step"].to_numpy(), 1)
     for col, lab in (("kernel_distance", "kernel distance ‖K_t − K₀‖/‖K₀‖"),
                      ("param_change", "parameter change ‖θ − θ₀‖/‖θ₀‖")):
@@ -103,48 +100,78 @@ def movement_panel(run: Any, ax: Any = None) -> Any:
     return ax
 
 
-def save_run_figures(run: Any) -> list[str]:
-    """Write figures/fig1.png (and figures/decomposition.png when logged); returns relative paths."""
-    from grokscope.store import atomic_write_figure
-    plt = _plt()
+def curves_panel(cols: dict[str, str], ylabel: str, logy: bool) -> Any:
+    """A drawer ``draw(run, ax)`` of the metric columns ``cols`` ({column: legend label}) against
+    step (log x; log y when ``logy``, non-positive values dropped there)."""
+    def draw(run: Any, ax: Any) -> None:
+        df = run.metrics
+        x = np.maximum(df["step"].to_numpy(), 1)
+        for col, lab in cols.items():
+            if col in df and df[col].notna().any():
+                y = df[col].to_numpy(dtype=float, na_value=np.nan)
+                m = np.isfinite(y) & ((y > 0) if logy else True)
+                colour = "C1" if "test" in col else "C0" if "train" in col else None
+                ax.plot(x[m], y[m], lw=1.5, ls="--" if col.startswith("lin_") else "-", label=lab, color=colour)
+        ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    return draw
+
+
+NTK_COLS = {"ntk_alignment": "NTK–label alignment (centred)", "ntk_alignment_uncentred": "alignment (uncentred)",
+            "ntk_cka": "CKA"}
+TWIN_COLS = {"train_loss": "network train", "test_loss": "network test",
+             "lin_train_loss": "linearised twin train", "lin_test_loss": "linearised twin test"}
+
+
+def _accuracy_with_thresholds(run: Any, ax: Any) -> Any:
+    from grokscope.plots_accuracy import add_threshold_curves
+    accuracy_panel(run, ax)
+    return add_threshold_curves(run, ax)
+
+
+def run_panels(run: Any) -> list[tuple[str, Any]]:
+    """(name, draw) of every panel the run's metrics support; ``draw(run, ax)``, saved as
+    figures/<name>.png by :func:`save_run_figures`."""
+    cols = set(run.metrics.columns)
+    out: list[tuple[str, Any]] = [("fig1", fig1_panel)]
+    if cols & set(NTK_COLS):
+        out.append(("ntk_alignment", curves_panel(NTK_COLS, "alignment", False)))
+    if {"decomp_variance", "test_loss_exact"} <= cols:
+        out.append(("decomposition", decomposition_panel))
+    if cols & {"kernel_distance", "param_change"}:
+        out.append(("movement", movement_panel))
+    if cols & {"lin_train_loss", "lin_test_loss"}:
+        out.append(("twin", curves_panel(TWIN_COLS, "loss", True)))
+    if "test_acc" in cols and run.metrics["test_acc"].notna().any():
+        out.append(("accuracy", _accuracy_with_thresholds))
+    return out
+
+
+def save_run_figures(run: Any, canvas: Any = None) -> list[str]:
+    """Write figures/<name>.png for every panel of :func:`run_panels` (fig1, and when logged
+    ntk_alignment, decomposition, movement, twin, accuracy), all drawn on ``canvas`` (default: this
+    thread's :func:`grokscope.canvas.shared_canvas`); returns the relative paths."""
+    from grokscope.canvas import shared_canvas
+    canvas = canvas or shared_canvas()
     out = Path(run.path) / "figures"
     out.mkdir(exist_ok=True)
     written = []
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    fig1_panel(run, ax)
-    atomic_write_figure(out / "fig1.png", fig)
-    plt.close(fig)
-    written.append("figures/fig1.png")
-    if {"decomp_variance", "test_loss_exact"} <= set(run.metrics.columns):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-        decomposition_panel(run, ax)
-        atomic_write_figure(out / "decomposition.png", fig)
-        plt.close(fig)
-        written.append("figures/decomposition.png")
-    if "kernel_distance" in run.metrics or "param_change" in run.metrics:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-        movement_panel(run, ax)
-        atomic_write_figure(out / "movement.png", fig)
-        plt.close(fig)
-        written.append("figures/movement.png")
-    if "test_acc" in run.metrics and run.metrics["test_acc"].notna().any():
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-        accuracy_panel(run, ax)
-        from grokscope.plots_accuracy import add_threshold_curves
-        add_threshold_curves(run, ax)
-        fig.savefig(out / "accuracy.png", dpi=120)
-        plt.close(fig)
-        written.append("figures/accuracy.png")
+    for name, draw in run_panels(run):
+        canvas.save(out / f"{name}.png", draw, run)
+        written.append(f"figures/{name}.png")
     return written
 
 
 def accuracy_panel(run: Any, ax: Any = None) -> Any:
     """Train/test argmax accuracy (left axis) with train/test loss (right, log): the paper's Fig 16
     point that accuracy and loss can tell different stories (Nanda et al.'s Fig 1 axes: log steps)."""
-    plt = _plt()
     df = run.metrics
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+        _, ax = _plt().subplots(figsize=(6.4, 4.2), constrained_layout=True)
     x = np.maximum(df["step"].to_numpy(), 1)
     ax.plot(x, df["train_acc"], color="C0", lw=1.8, label="train accuracy")
     ax.plot(x, df["test_acc"], color="C1", lw=1.8, label="test accuracy")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -63,76 +62,39 @@ def _img(png: bytes, caption: str) -> str:
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
-def _fig_png(draw: Any, *args: Any) -> bytes:
-    """Draw ``draw(*args, ax)`` on a fresh figure and return it as PNG bytes."""
-    from grokscope.plots import _plt
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    try:
-        draw(*args, ax)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+RUN_CAPTIONS = {"fig1": "Train and test loss (paper Fig 1(b)), linearised twin, K₀ line, NTK alignment",
+                "ntk_alignment": "NTK–label alignment on the test set",
+                "movement": "Kernel distance and parameter change",
+                "decomposition": "Test-loss decomposition (paper eq. 6, Fig 4)",
+                "twin": "Network vs its linearised twin"}
 
 
-def _curves(cols: dict[str, str], ylabel: str, logy: bool) -> Any:
-    """A drawer of metric columns against step (log x), for the diagnostics panels."""
-    import numpy as np
-
-    def draw(run: Any, ax: Any) -> None:
-        df = run.metrics
-        x = np.maximum(df["step"].to_numpy(), 1)
-        for col, lab in cols.items():
-            if col in df and df[col].notna().any():
-                y = df[col].to_numpy(dtype=float, na_value=np.nan)
-                m = np.isfinite(y) & ((y > 0) if logy else True)
-                colour = "C1" if "test" in col else "C0" if "train" in col else None
-                ax.plot(x[m], y[m], lw=1.5, ls="--" if col.startswith("lin_") else "-", label=lab, color=colour)
-        ax.set_xscale("log")
-        if logy:
-            ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
-    return draw
-
-
-NTK_COLS = {"ntk_alignment": "NTK–label alignment (centred)", "ntk_alignment_uncentred": "alignment (uncentred)",
-            "ntk_cka": "CKA"}
-TWIN_COLS = {"train_loss": "network train", "test_loss": "network test",
-             "lin_train_loss": "linearised twin train", "lin_test_loss": "linearised twin test"}
-
-
-def _saved_or_drawn(run: Any, name: str, draw: Any) -> bytes:
-    """figures/<name>.png when it was saved after the metrics were last written, else drawn now."""
+def saved_figure(run: Any, name: str) -> bytes | None:
+    """figures/<name>.png when the run wrote it at or after the last write of its metrics, else None."""
     f = Path(run.path) / "figures" / f"{name}.png"
     m = Path(run.path) / "metrics.parquet"
-    if f.is_file() and m.is_file() and f.stat().st_mtime >= m.stat().st_mtime:
+    if f.is_file() and m.is_file() and f.stat().st_mtime_ns >= m.stat().st_mtime_ns:
         return f.read_bytes()
-    return _fig_png(draw, run)
+    return None
 
 
 def run_figures(run: Any) -> list[tuple[str, bytes]]:
-    """(caption, PNG) of every panel the run's metrics support, drawn with grokscope.plots (the
-    figures the run saved itself are reused when they are up to date)."""
-    from grokscope.plots import decomposition_panel, fig1_panel, movement_panel
-    cols = set(run.metrics.columns)
+    """(caption, PNG) of every panel in RUN_CAPTIONS the run's metrics support
+    (:func:`grokscope.plots.run_panels`): the PNG the run saved itself when it is up to date, else
+    drawn now (on :func:`grokscope.canvas.shared_canvas`)."""
+    from grokscope.plots import run_panels
     out: list[tuple[str, bytes]] = []
-    if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= cols:
+    if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= set(run.metrics.columns):
         return out
-    out.append(("Train and test loss (paper Fig 1(b)), linearised twin, K₀ line, NTK alignment",
-                _saved_or_drawn(run, "fig1", fig1_panel)))
-    if cols & set(NTK_COLS):
-        out.append(("NTK–label alignment on the test set", _fig_png(_curves(NTK_COLS, "alignment", False), run)))
-    if cols & {"kernel_distance", "param_change"}:
-        out.append(("Kernel distance and parameter change", _saved_or_drawn(run, "movement", movement_panel)))
-    if {"decomp_variance", "test_loss_exact"} <= cols:
-        out.append(("Test-loss decomposition (paper eq. 6, Fig 4)",
-                    _saved_or_drawn(run, "decomposition", decomposition_panel)))
-    if cols & {"lin_train_loss", "lin_test_loss"}:
-        out.append(("Network vs its linearised twin", _fig_png(_curves(TWIN_COLS, "loss", True), run)))
+    panels = dict(run_panels(run))
+    for name, caption in RUN_CAPTIONS.items():
+        if name not in panels:
+            continue
+        png = saved_figure(run, name)
+        if png is None:
+            from grokscope.canvas import shared_canvas
+            png = shared_canvas().png(panels[name], run)
+        out.append((caption, png))
     return out
 
 
