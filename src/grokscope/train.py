@@ -163,8 +163,13 @@ def default_run_dir(cfg: Config, label: str | None = None) -> Path:
 
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False) -> Run:
-    """Train one config and write its run directory; returns the loaded :class:`Run`."""
+        quiet: bool = False, threads: int | None = None) -> Run:
+    """Train one config and write its run directory; returns the loaded :class:`Run`.
+    ``threads``: CPU threads for the training steps only (probes, K₀ and figures keep torch's
+    setting); None leaves torch's setting everywhere. Small products (the reduced engine at Figure-1
+    size in float32) run faster on one thread, and one thread does not collapse on a busy machine."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads = {threads!r}: allowed are None (torch's setting) or an integer ≥ 1")
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
     b = build(cfg)  # every bad input fails here, before the directory is touched
@@ -198,6 +203,9 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
             # a tight loop up to the next logged step; the twin catches up after it (O(1))
             stop_at = min(rs.next_due() or cfg.train.steps, cfg.train.steps)
             start, t0 = step, time.perf_counter()
+            probe_threads = torch.get_num_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)
             try:
                 while step < stop_at:
                     value = engine.step()
@@ -206,6 +214,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
                         status, reason = "diverged", f"train loss {float(value)} at step {step}"
                         break
             finally:
+                torch.set_num_threads(probe_threads)
                 rs.step_twin(step - start)
                 rs.train_s += time.perf_counter() - t0
             if status == "diverged":
