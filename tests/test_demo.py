@@ -1,5 +1,5 @@
-"""The demo's settings: float32 (checked against float64 at a grokking size), one thread for the
-training steps (``run(threads=...)``, restored afterwards), and the float64 closed-form twin."""
+"""The demo's settings: float32 (checked against float64 at a grokking size), the training steps'
+thread count (``run(threads=...)``, ``--threads``; restored afterwards), and the float64 closed-form twin."""
 from __future__ import annotations
 
 import pytest
@@ -14,7 +14,7 @@ from grokscope.train import run
 
 def test_demo_defaults_float32_one_thread_and_overrides(capsys):
     ap = make_parser()
-    assert ap.parse_args(["demo"]).threads == 1 and ap.parse_args(["run", "--preset", "fig1"]).threads is None
+    assert ap.parse_args(["demo"]).threads is None and ap.parse_args(["run", "--preset", "fig1"]).threads is None
     assert ap.parse_args(["demo", "--threads", "2"]).threads == 2
     assert main(["demo", "--dry-run", "--set", "task.D=10", "--set", "task.P=30", "--set", "model.N=5"]) == 0
     assert "dtype: float32" in capsys.readouterr().out

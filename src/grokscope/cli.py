@@ -181,9 +181,9 @@ def _add_run_args(p: argparse.ArgumentParser, with_config: bool = True) -> None:
     p.add_argument("--force", action="store_true", help="rerun even if this config already completed")
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=_threads, default=None if with_config else 1,
-                   help="CPU threads for the training steps (probes and figures keep torch's default); "
-                        "default: torch's default" + ("" if with_config else "; the demo: 1"))
+    p.add_argument("--threads", type=_threads, default=None,
+                   help="CPU threads for the training steps (probes and figures keep torch's setting; "
+                        "default: torch's setting). On a busy machine 1 avoids the OpenMP collapse")
 
 
 def _threads(text: str) -> int:
@@ -235,7 +235,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_run_args(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("demo", help="the paper's Figure 1 experiment (= run --preset fig1 --set "
-                                    "train.dtype=float32 --threads 1)")
+                                    "train.dtype=float32)")
     _add_run_args(p, with_config=False)
     # float32 like the paper's JAX code and 1.7× faster here; the events are the float64 run's to the
     # step (README, Performance). `--set train.dtype=float64` gives double precision.
