@@ -71,18 +71,23 @@ def test_divergence_recorded_not_crashed(tmp_path):
     assert len(r.metrics) > 3 and np.isfinite(r.metrics["train_loss"].iloc[0])
 
 
-def test_interrupt_leaves_readable_run(tmp_path, monkeypatch, capsys):
+def _interrupt_at_call(monkeypatch, n: int) -> None:
+    """Make the network engine's n-th step() raise KeyboardInterrupt (a Ctrl-C mid-run)."""
     from grokscope.engines.network import NetworkEngine
     calls = {"n": 0}
     orig = NetworkEngine.step
 
     def step(self):
         calls["n"] += 1
-        if calls["n"] == 57:
+        if calls["n"] == n:
             raise KeyboardInterrupt
         return orig(self)
 
     monkeypatch.setattr(NetworkEngine, "step", step)
+
+
+def test_interrupt_leaves_readable_run(tmp_path, monkeypatch, capsys):
+    _interrupt_at_call(monkeypatch, 57)
     cfg = small_config(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         run(cfg, tmp_path / "int")
@@ -97,18 +102,8 @@ def test_interrupt_between_logged_steps_keeps_twin_in_step(tmp_path, monkeypatch
     """The trainer steps in chunks between logged steps and advances the twin after each chunk; the
     row written at an interrupt (step 61, not a logged step) must still pair the network and its twin
     at that step: equal to the last row of a completed 61-step run."""
-    from grokscope.engines.network import NetworkEngine
     ref = run(small_config(tmp_path, **{"train.steps": 61}), tmp_path / "ref").metrics.iloc[-1]
-    calls = {"n": 0}
-    orig = NetworkEngine.step
-
-    def step(self):
-        calls["n"] += 1
-        if calls["n"] == 62:
-            raise KeyboardInterrupt
-        return orig(self)
-
-    monkeypatch.setattr(NetworkEngine, "step", step)
+    _interrupt_at_call(monkeypatch, 62)
     with pytest.raises(KeyboardInterrupt):
         run(small_config(tmp_path), tmp_path / "int")
     last = load_run(tmp_path / "int").metrics.iloc[-1]
