@@ -166,8 +166,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         quiet: bool = False, threads: int | None = None) -> Run:
     """Train one config and write its run directory; returns the loaded :class:`Run`.
     ``threads``: CPU threads for the training steps only (probes, K₀ and figures keep torch's
-    setting); None leaves torch's setting everywhere. Small products (the reduced engine at Figure-1
-    size in float32) run faster on one thread, and one thread does not collapse on a busy machine."""
+    setting); None leaves torch's setting everywhere. One thread avoids the collapse of spin-waiting
+    OpenMP threads on a busy machine (README, Performance)."""
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads = {threads!r}: allowed are None (torch's setting) or an integer ≥ 1")
     path = Path(path) if path is not None else default_run_dir(cfg, label)
@@ -201,7 +201,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
             if step >= cfg.train.steps:
                 break
             # a tight loop up to the next logged step; the twin catches up after it (O(1))
-            stop_at = min(rs.next_due() or cfg.train.steps, cfg.train.steps)
+            nxt = rs.next_due()
+            stop_at = cfg.train.steps if nxt is None else min(nxt, cfg.train.steps)
             start, t0 = step, time.perf_counter()
             probe_threads = torch.get_num_threads()
             if threads is not None:
