@@ -27,10 +27,14 @@ def test_demo_defaults_float32_one_thread_and_overrides(capsys):
 
 
 def test_run_threads_apply_to_steps_only_and_are_restored(tmp_path):
-    before = torch.get_num_threads()
-    ref = run(small_config(tmp_path, **{"train.engine": "reduced"}), tmp_path / "a").metrics
-    one = run(small_config(tmp_path, **{"train.engine": "reduced"}), tmp_path / "b", threads=1).metrics
-    assert torch.get_num_threads() == before
+    ambient = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that a run left at 1 thread is seen, whatever the ambient setting
+    try:
+        ref = run(small_config(tmp_path, **{"train.engine": "reduced"}), tmp_path / "a").metrics
+        one = run(small_config(tmp_path, **{"train.engine": "reduced"}), tmp_path / "b", threads=1).metrics
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(ambient)
     for col in ("train_loss", "test_loss", "ntk_alignment", "lin_test_loss"):
         assert one[col].to_numpy() == pytest.approx(ref[col].to_numpy(), rel=1e-10, abs=1e-14), col
     for bad in (0, -1, 1.5, True):
