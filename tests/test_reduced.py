@@ -1,7 +1,8 @@
 """Reduced (w̄, M) engine vs the network it stands for, the paper's §2.2 recursion and the N → ∞ limit.
 
 Tolerances: float64, 1e-10 relative (observed ~1e-14) over 1000 steps in which the weights move by
-‖θ − θ₀‖/‖θ₀‖ ≥ 0.3 and the train loss falls by 2–3 decades (never to the rounding floor).
+‖θ − θ₀‖/‖θ₀‖ ≥ 0.3 and the train loss falls by 2–3 decades (never to the rounding floor; the
+linear cases, ε = 0 or 1e-3, to the linear model's floor ≈ 0.7 L(0)).
 """
 from __future__ import annotations
 
@@ -49,12 +50,20 @@ CASES = {
     "gd+wd": {"alpha": 1.0, "eps": 0.5, "N": 30, "centre": True, "lr": 0.5, "wd": 2e-4},
     "hermite2-uncentred": {"alpha": 1.0, "eps": 0.3, "N": 30, "centre": False, "lr": 0.5,
                            "model.phi": "hermite", "model.k": 2},
+    # the step shifts H's first column by 1/ε (ε ≠ 0) and has its own branch for ε = 0; a (nearly)
+    # linear model only reaches the linear part of the target: its loss floor is ≈ 0.7 of L(0)
+    "small-eps": {"alpha": 1.0, "eps": 1e-3, "N": 30, "centre": False, "lr": 0.5, "_drop": 0.75},
+    "linear-eps0": {"alpha": 1.0, "eps": 0.0, "N": 30, "centre": False, "lr": 0.5, "_drop": 0.75},
+    "linear-eps0-momentum": {"alpha": 1.0, "eps": 0.0, "N": 30, "centre": True, "opt": "momentum",
+                             "lr": 0.05, "wd": 1e-4, "_drop": 0.75},
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_reduced_equals_network(case):
-    cfg = _cfg(**CASES[case])
+    kw = dict(CASES[case])
+    drop = kw.pop("_drop", 0.05)
+    cfg = _cfg(**kw)
     assert reduced_exact_for(cfg)[0]
     net, red = _pair(cfg)
     first = None
@@ -62,7 +71,7 @@ def test_reduced_equals_network(case):
         ln, lr = net.step(), red.step()
         first = first if first is not None else float(ln)
         assert abs(float(ln - lr)) <= TOL * abs(float(ln))
-    assert float(ln) < 0.05 * first                           # it trained ...
+    assert float(ln) < drop * first                           # it trained ...
     assert net.param_change() > 0.3                             # ... and the weights really moved
     for split, y in (("train", net.data.y_train), ("test", net.data.y_test)):
         on, orr = net.outputs(split), red.outputs(split)

@@ -111,10 +111,8 @@ class ReducedEngine:
         self._H = torch.empty(P, m, dtype=dt, device=dev)
         self._q = torch.empty(P, dtype=dt, device=dev)
         self._r = torch.empty(P, dtype=dt, device=dev)
-        self._re = torch.empty(P, dtype=dt, device=dev)
         # persistent views, so a step dispatches no select/transpose ops
-        self._XT, self._H0, self._re_col = X.T, self._H[:, 0], self._re[:, None]
-        self._inv_P = 1.0 / P
+        self._XT, self._H0, self._r_col = X.T, self._H[:, 0], self._r[:, None]
         self.wbar0, self.M0 = self.U0[:, 0].clone(), self.U0 @ self.U0.T
         self.trM0 = float((self.U0 * self.U0).sum())
         self._grams: dict[tuple[int, int], tuple] = {}
@@ -124,6 +122,11 @@ class ReducedEngine:
             self.offset[split] = (-self.alpha * self._fraw(Xs) if self.centre else
                                   torch.full((Xs.shape[0],), self.alpha * self.const, dtype=dt, device=dev))
         self.neg_y0 = self.offset["train"] - data.y_train    # r = α f_raw − y0
+        # step() works with r̂ = r/√P (so L = |r̂|², no scaling op) and, for ε ≠ 0, with
+        # R = ε√P·r̂ ⊙ (H + e₁ᵀ/ε) (the shift is one op on a column instead of ε·r on P rows)
+        rs = 1.0 / math.sqrt(P)
+        self._neg_y0_s, self._a_lin, self._a_quad = self.neg_y0 * rs, self.alpha * rs, 0.5 * self.alpha * self.eps * rs
+        self._R_scale = (self.eps if self.eps else 1.0) * math.sqrt(P)   # XᵀR = _R_scale · XᵀH after step()
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
@@ -154,20 +157,26 @@ class ReducedEngine:
 
     def step(self) -> Tensor:
         """One full-batch update of U; returns the train loss before it (shape ()).
-        Two GEMMs (2·P·D·m flops each) and two elementwise passes over one (P, m) buffer."""
+        Two GEMMs (2·P·D·m flops each), one row-norm and one row-scaling pass over one (P, m)
+        buffer, and four O(P) ops: r̂ = (f̃ − y)/√P, L = |r̂|², then R = ε√P·r̂ ⊙ (H + e₁ᵀ/ε)
+        (ε = 0: R = √P·r̂e₁ᵀ) and U ← (1 − ηλ)U − ηk·XᵀR."""
         H, q, r = self._H, self._q, self._r
         torch.mm(self.data.X_train, self.U, out=H)                   # H = XU
         torch.linalg.vector_norm(H, dim=1, out=q)                    # √(xᵀMx)
-        torch.add(self.neg_y0, self._H0, alpha=self.alpha, out=r)    # α x·w̄ − y0
-        r.addcmul_(q, q, value=0.5 * self.alpha * self.eps)          # r = f̃ − y
-        loss = torch.dot(r, r).mul_(self._inv_P)
-        torch.mul(r, self.eps, out=self._re)
-        H.mul_(self._re_col)
-        self._H0.add_(r)                                             # H ← R = r ⊙ (εH + 1e₁ᵀ)
-        if self.V is None:
-            self.U.addmm_(self._XT, H, beta=1.0 - self.eta * self.lam, alpha=-self.eta * self.k)
+        torch.add(self._neg_y0_s, self._H0, alpha=self._a_lin, out=r)
+        r.addcmul_(q, q, value=self._a_quad)                         # r̂ = (f̃ − y)/√P
+        loss = torch.dot(r, r)                                       # L = |r̂|²
+        if self.eps:
+            self._H0.add_(1.0 / self.eps)
+            H.mul_(self._r_col)                                      # H ← R/(ε√P)
         else:
-            self.V.addmm_(self._XT, H, beta=self.mu, alpha=self.k)
+            H.zero_()
+            self._H0.copy_(r)                                        # H ← R/√P
+        g = self._R_scale * self.k                                   # k·XᵀR = g·XᵀH
+        if self.V is None:
+            self.U.addmm_(self._XT, H, beta=1.0 - self.eta * self.lam, alpha=-self.eta * g)
+        else:
+            self.V.addmm_(self._XT, H, beta=self.mu, alpha=g)
             if self.lam:
                 self.V.add_(self.U, alpha=self.lam)
             self.U.add_(self.V, alpha=-self.eta)
