@@ -139,35 +139,57 @@ def kernel_labels(data: Dataset, split: str = "test") -> torch.Tensor:
 
 def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     """The alignments from one matvec (:mod:`grokscope.diagnostics.ntk_row`); ‖K₀‖ and the previous
-    row's ‖K‖ reused; ‖K‖ and ‖K − K₀‖ left in the cache for the kernel_alignment probe."""
+    row's ‖K‖ reused; ‖K‖, ‖K₀‖ and ‖K − K₀‖ left in the cache for the kernel_alignment probe.
+    Everything on the float64 test kernel, whatever the run's dtype (:func:`_test_kernel64`)."""
     from grokscope.diagnostics.ntk_row import alignments, diff_norms
-    K0 = initial_kernel(ctx)["test"]
-    K = _test_kernel(ctx)
+    K0 = _K0_test64(ctx)
+    K = _test_kernel64(ctx)
     step = ctx.cache["step"]
     nK, nK0 = torch.linalg.matrix_norm(K), _K0_test_norm(ctx)
-    out = {k: float(v) for k, v in alignments(K, kernel_labels(ctx.data), nK).items()}
+    out = {k: float(v) for k, v in alignments(K, kernel_labels(ctx.data).to(K.dtype), nK).items()}
     last = ctx.cache.get("ntk_last")
     moved = last is not None and step > last[0]
     d = diff_norms(K, [K0, last[1]] if moved else [K0])   # ‖K − K₀‖ (and ‖K − K_last‖), one read of K
     out["kernel_distance"] = float(d[0] / nK0)
     out["kernel_velocity"] = float(d[1] / (last[2] * (step - last[0]))) if moved else None
     ctx.cache["ntk_last"] = (step, K, nK)
-    ctx.cache["ntk_norms"] = (step, K, nK, nK0)
+    ctx.cache["ntk_norms"] = (step, K, nK, nK0, d[0])
     return out
 
 
+def _K0_test64(ctx: ProbeContext) -> torch.Tensor:
+    """K₀ on the test set in float64, converted once."""
+    if "K0_test64" not in ctx.cache:
+        ctx.cache["K0_test64"] = initial_kernel(ctx)["test"].to(torch.float64)
+    return ctx.cache["K0_test64"]
+
+
 def _K0_test_norm(ctx: ProbeContext) -> torch.Tensor:
-    """‖K₀‖_F on the test set, computed once."""
+    """‖K₀‖_F on the test set (float64), computed once."""
     if "K0_test_norm" not in ctx.cache:
-        ctx.cache["K0_test_norm"] = torch.linalg.matrix_norm(initial_kernel(ctx)["test"])
+        ctx.cache["K0_test_norm"] = torch.linalg.matrix_norm(_K0_test64(ctx))
     return ctx.cache["K0_test_norm"]
 
 
 def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
-    """The current test-set NTK, computed once per probe step and shared by the NTK probes."""
+    """The current test-set NTK in the run's dtype, computed once per probe step and shared by the NTK probes."""
     hit = ctx.cache.get("K_test")
     if hit is None or hit[0] != ctx.cache["step"]:
         hit = ctx.cache["K_test"] = (ctx.cache["step"], ctx.engine.ntk(ctx.data.X_test))
+    return hit[1]
+
+
+def _test_kernel64(ctx: ProbeContext) -> torch.Tensor:
+    """:func:`_test_kernel` in float64 (one conversion per step for float32 runs). The read-outs of a
+    float32 kernel then take the float64 one-matvec paths: about 3× faster than the direct float32
+    functions, and exact in the kernel's entries instead of float32-rounded (the spectrum stays in the
+    run's dtype: its eigh would cost twice as much in float64)."""
+    K = _test_kernel(ctx)
+    if K.dtype == torch.float64:
+        return K
+    hit = ctx.cache.get("K_test64")
+    if hit is None or hit[0] is not K:
+        hit = ctx.cache["K_test64"] = (K, K.to(torch.float64))
     return hit[1]
 
 

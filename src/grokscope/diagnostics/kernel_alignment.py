@@ -13,18 +13,29 @@ from torch import Tensor
 
 
 def kernel_misalignment(K_t: Tensor, K_0: Tensor) -> float:
-    """1 − ⟨K₀, K_t⟩_F / (‖K₀‖_F ‖K_t‖_F) for two (n, n) kernels, computed in float64."""
+    """1 − ⟨K₀, K_t⟩_F / (‖K₀‖_F ‖K_t‖_F) = ½‖K_t/‖K_t‖ − K₀/‖K₀‖‖_F² for two (n, n) kernels, in float64.
+    The second form does not cancel: exactly 0 for K_t = cK₀ (c > 0), accurate to rounding relative
+    to its value when the kernels are nearly aligned (the lazy regime)."""
     A, B = K_0.to(torch.float64), K_t.to(torch.float64)
-    return float(1.0 - (A * B).sum() / (torch.linalg.matrix_norm(A) * torch.linalg.matrix_norm(B)))
+    D = B / torch.linalg.matrix_norm(B) - A / torch.linalg.matrix_norm(A)
+    return float(0.5 * (D * D).sum())
+
+
+def from_norms(d: Tensor, nK: Tensor, nK0: Tensor) -> float:
+    """The misalignment from ‖K_t − K₀‖ = d, ‖K_t‖, ‖K₀‖ with no pass over the kernels:
+    ½‖K_t/‖K_t‖ − K₀/‖K₀‖‖² = (d² − (‖K_t‖ − ‖K₀‖)²) / (2‖K_t‖‖K₀‖). The subtraction only cancels when
+    the kernel grows much more in norm than it turns (relative error ≈ ε·(Δ‖K‖/‖K‖)²/value)."""
+    dn = nK - nK0
+    return float((d - dn) * (d + dn) / (2.0 * nK * nK0))
 
 
 def probe(ctx) -> dict[str, float]:
-    """The ``kernel_alignment`` probe: misalignment of the current test-set NTK with K₀ (shared caches;
-    ‖K_t‖ and ‖K₀‖ from the ntk probe of the same step when it ran, the same numbers)."""
-    from grokscope.probes import _test_kernel, initial_kernel
-    K_t, K_0 = _test_kernel(ctx), initial_kernel(ctx)["test"]
+    """The ``kernel_alignment`` probe: misalignment of the current test-set NTK with K₀. After an ntk
+    row of the same step, from its ‖K_t − K₀‖, ‖K_t‖, ‖K₀‖ (:func:`from_norms`, no pass over K);
+    otherwise :func:`kernel_misalignment` directly."""
+    from grokscope.probes import _K0_test64, _test_kernel64
+    K_t = _test_kernel64(ctx)
     hit = ctx.cache.get("ntk_norms")
-    if hit is not None and hit[0] == ctx.cache.get("step") and hit[1] is K_t and K_t.dtype == torch.float64 \
-            and K_0.dtype == torch.float64:
-        return {"kernel_misalignment": float(1.0 - (K_0 * K_t).sum() / (hit[3] * hit[2]))}
-    return {"kernel_misalignment": kernel_misalignment(K_t, K_0)}
+    if hit is not None and hit[0] == ctx.cache.get("step") and hit[1] is K_t:
+        return {"kernel_misalignment": from_norms(hit[4], hit[2], hit[3])}
+    return {"kernel_misalignment": kernel_misalignment(K_t, _K0_test64(ctx))}

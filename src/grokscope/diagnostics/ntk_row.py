@@ -28,10 +28,10 @@ def alignments(K: Tensor, y: Tensor, K_norm: Tensor | None = None) -> dict[str, 
     """``ntk_alignment`` (one-sided centred), ``ntk_alignment_uncentred`` and ``ntk_cka`` of a symmetric
     K (n, n) with labels y (n,) or (n, k), as :func:`kr.alignment_onesided`, :func:`kr.alignment` and
     :func:`kr.cka_labels` (module docstring); ``K_norm`` = ‖K‖_F if already known. Scalars (0-dim).
-    Float64 only; other dtypes get the direct functions (their numbers, bit for bit)."""
-    if K.dtype != torch.float64:  # float32: the identities' cancellation would cost digits there; direct
-        return {"ntk_alignment": kr.alignment_onesided(K, y), "ntk_alignment_uncentred": kr.alignment(K, y),
-                "ntk_cka": kr.cka_labels(K, y)}
+    Computed in float64 (another dtype is converted first: in float32 the identities would cancel)."""
+    if K.dtype != torch.float64:
+        K, K_norm = K.to(torch.float64), None
+    y = y.to(K.dtype)
     n = K.shape[0]
     Y = y.reshape(n, -1)
     k = Y.shape[1]
