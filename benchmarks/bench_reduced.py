@@ -3,7 +3,9 @@
 Flops per step (multiply-add = 2), counting only the GEMMs (elementwise passes are O(P·m)):
   reduced: H = XU (2·P·D·m) + XᵀR (2·P·D·m), m = min(N, D+1) = 101  → 4·P·D·m ≈ 22.2 MFLOP
   network: H = XWᵀ (2·P·N·D) + HᵀXv (2·P·N·D)                        → 4·P·N·D = 110 MFLOP
-GFLOP/s is reported against the matmul ceiling (the 1024×1024 matmul of ``common.matmul_ceiling``, 2n³
+Row "gemms": the step's two products alone (H = XU, then XᵀH into a spare buffer, same shapes and
+layouts), the BLAS bound for any step built on them: the step's distance to it is the element-wise
+and per-op cost between the products. GFLOP/s is reported against the matmul ceiling (the 1024×1024 matmul of ``common.matmul_ceiling``, 2n³
 flops) measured in this process, interleaved with the engines' rounds so a busy machine slows all
 three alike; each figure is the best round. Rows for the default thread count and for 1 thread.
 Usage: python benchmarks/bench_reduced.py [--quick]
@@ -24,7 +26,7 @@ from grokscope.train import build
 
 D, P, N = 100, 550, 500
 M_COLS = min(N, D + 1)
-FLOPS = {"reduced": 4 * P * D * M_COLS, "network": 4 * P * N * D}
+FLOPS = {"reduced": 4 * P * D * M_COLS, "gemms": 4 * P * D * M_COLS, "network": 4 * P * N * D}
 
 
 def engines(dtype: str):
@@ -35,6 +37,17 @@ def engines(dtype: str):
     b = build(cfg)
     net = b["engine"]
     return net, build_reduced(cfg, b["data"], b["eta"], W=net.params["W"])
+
+
+def gemm_pair(red):
+    """The reduced step's two products alone: H = XU (P, m) and XᵀH (D, m) into a spare buffer."""
+    X, U, H = red.data.X_train, red.U, torch.empty_like(red._H)
+    out = torch.empty_like(U)
+
+    def fn():
+        torch.mm(X, U, out=H)
+        torch.addmm(U, X.T, H, alpha=1e-12, out=out)
+    return fn
 
 
 def interleaved(fns: dict, rounds: int) -> dict:
@@ -58,9 +71,9 @@ def main() -> None:
             for _ in range(3):
                 net.step(), red.step(), a @ a
             t = interleaved({"network": (net.step, 4), "reduced": (red.step, 20),
-                             "ceiling": (lambda a=a: a @ a, 2)}, rounds)
+                             "gemms": (gemm_pair(red), 20), "ceiling": (lambda a=a: a @ a, 2)}, rounds)
             ceiling = 2 * 1024**3 / t["ceiling"] / 1e9
-            for name in ("network", "reduced"):
+            for name in ("network", "reduced", "gemms"):
                 gf = FLOPS[name] / t[name] / 1e9
                 rows.append({"threads": nt, "dtype": dtype, "engine": name, "ms_per_step": 1e3 * t[name],
                              "MFLOP_per_step": FLOPS[name] / 1e6, "GFLOP_s": gf, "ceiling_GFLOP_s": ceiling,
