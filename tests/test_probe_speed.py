@@ -198,3 +198,22 @@ def test_float32_run_probes_match_the_float64_reading_of_its_kernel(tmp_path):
                             "kernel_misalignment": kernel_misalignment(K, K0)}
     for k, v in want.items():
         assert _close(got[k], v) and v > 0, (k, got[k], v)
+
+
+def test_misalignment_forms_do_not_cancel_near_alignment():
+    """K_t = K₀ + δE with ⟨K₀, E⟩ = 0: 1 − cos = 1 − 1/√(1 + t), t = δ²‖E‖²/‖K₀‖² ≈ 5e-13 here. The
+    reference function and the probe's norm identity both get it to 1e-6 relative; the cancelling form
+    1 − ⟨K₀, K_t⟩/(‖K₀‖‖K_t‖) has an absolute error of a few 1e-16 there (≈ 1e-3 relative)."""
+    import math
+
+    from grokscope.diagnostics.kernel_alignment import from_norms
+    A = _kernel(60, 20, 11)
+    E = _kernel(60, 20, 12)
+    E = E - (A * E).sum() / (A * A).sum() * A
+    B = A + 1e-6 * E
+    nA, nB = torch.linalg.matrix_norm(A), torch.linalg.matrix_norm(B)
+    t = float((1e-6 * torch.linalg.matrix_norm(E) / nA) ** 2)
+    want = -math.expm1(-0.5 * math.log1p(t))
+    assert 1e-14 < want < 1e-11
+    assert _close(kernel_misalignment(B, A), want, 1e-6)
+    assert _close(from_norms(torch.linalg.matrix_norm(B - A), nB, nA), want, 1e-6)
