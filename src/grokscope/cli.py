@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
+import threading
 from pathlib import Path
 
 from grokscope.config import ConfigError, dump_config, load_config
@@ -303,5 +306,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """Console entry point: :func:`main`, then exit without tearing the interpreter down.
+
+    Finalising a process that imported torch, pandas and matplotlib (module teardown, then C++ static
+    destructors) takes about 1 s here, as long as many commands take to run. The exit handlers still
+    run first (``atexit``: logging, multiprocessing, Ray, ``weakref.finalize`` such as temporary
+    folders) and both streams are flushed; every file grokscope writes is closed (atomic writes) by
+    then. The ordinary exit is taken when another thread is alive (it waits for the thread) or a
+    profiler or tracer is set (``python -m cProfile -m grokscope.cli …`` writes its profile after
+    the module returns). An exception from ``main`` propagates as usual (traceback, exit status 1)."""
+    code = main()
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed pipe (`grokscope … | head`), or closed
+            code = code or 120  # what CPython exits with when flushing stdout fails
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
