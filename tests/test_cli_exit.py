@@ -6,9 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
-from grokscope.cli import main
+from grokscope.cli import _ordinary_exit_needed, main
 
 
 def _entry(argv: list[str], prelude: str = "") -> subprocess.CompletedProcess:
@@ -51,6 +52,28 @@ def test_entry_waits_for_a_live_thread():
     p = _entry(["presets"], prelude)
     assert p.returncode == 0, p.stderr
     assert p.stdout.endswith("thread done\n")
+
+
+def test_only_non_daemon_threads_need_the_ordinary_exit():
+    before = sys.gettrace(), sys.getprofile()
+    sys.settrace(None)
+    sys.setprofile(None)
+    release = threading.Event()
+    try:
+        assert not _ordinary_exit_needed()
+        daemon = threading.Thread(target=release.wait, daemon=True)  # as tqdm's monitor thread
+        daemon.start()
+        assert not _ordinary_exit_needed()
+        worker = threading.Thread(target=release.wait)
+        worker.start()
+        assert _ordinary_exit_needed()
+    finally:
+        release.set()
+        sys.settrace(before[0])
+        sys.setprofile(before[1])
+    daemon.join()
+    worker.join()
+    assert not _ordinary_exit_needed()
 
 
 def test_profiling_the_module_still_writes_the_profile(tmp_path):

@@ -306,18 +306,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _ordinary_exit_needed() -> bool:
+    """Whether :func:`entry` must leave through ``sys.exit``: a non-daemon thread is alive (the ordinary
+    exit waits for it; daemon threads such as tqdm's monitor are stopped by either exit) or a profiler
+    or tracer is set (``python -m cProfile -m grokscope.cli …`` writes its profile after the module
+    returns)."""
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return True
+    return sys.getprofile() is not None or sys.gettrace() is not None
+
+
 def entry() -> None:
     """Console entry point: :func:`main`, then exit without tearing the interpreter down.
 
     Finalising a process that imported torch, pandas and matplotlib (module teardown, then C++ static
-    destructors) takes about 1 s here, as long as many commands take to run. The exit handlers still
+    destructors) took 1–2.7 s here, as long as many commands take to run. The exit handlers still
     run first (``atexit``: logging, multiprocessing, Ray, ``weakref.finalize`` such as temporary
     folders) and both streams are flushed; every file grokscope writes is closed (atomic writes) by
-    then. The ordinary exit is taken when another thread is alive (it waits for the thread) or a
-    profiler or tracer is set (``python -m cProfile -m grokscope.cli …`` writes its profile after
-    the module returns). An exception from ``main`` propagates as usual (traceback, exit status 1)."""
+    then. The ordinary exit is taken when :func:`_ordinary_exit_needed`. An exception from ``main``
+    propagates as usual (traceback, exit status 1)."""
     code = main()
-    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
+    if _ordinary_exit_needed():
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
