@@ -240,7 +240,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the paper's Figure 1 experiment (= run --preset fig1 --set "
                                     "train.dtype=float32)")
     _add_run_args(p, with_config=False)
-    # float32 like the paper's JAX code, its training ~1.4–1.5× faster here; the events are the float64
+    # float32 like the paper's JAX code, its training 1.4–3× faster in our runs; the events are the float64
     # run's to the step (README, Performance). `--set train.dtype=float64` gives double precision.
     p.set_defaults(fn=cmd_run, config=None, preset="fig1", defaults=["train.dtype=float32"])
     p = sub.add_parser("show", help="print a run's summary")
