@@ -81,8 +81,10 @@ def test_ntk_and_kernel_alignment_probes_match_the_direct_computation(tmp_path):
     computation on a freshly built K (velocity against the previous row's K), 1e-12 relative."""
     ctx, eng, _ = _reduced_ctx(tmp_path)
     X, y = ctx.data.X_test, kernel_labels(ctx.data)
-    K0 = eng.ntk(X)
-    assert torch.equal(K0, initial_kernel(ctx)["test"])
+    # the probes' K₀ is the test block of one kernel over train + test: the test kernel up to the
+    # rounding of products of another shape (bitwise on an Intel machine, 1e-16 relative on an AMD one)
+    K0 = initial_kernel(ctx)["test"]
+    assert float((K0 - eng.ntk(X)).abs().max()) <= 1e-14 * float(K0.abs().max())
     prev, step = None, 0
     for target in (0, 3, 7):
         while step < target:
@@ -99,10 +101,10 @@ def test_ntk_and_kernel_alignment_probes_match_the_direct_computation(tmp_path):
         for k, v in want.items():
             if v is None:
                 assert got[k] is None
-            elif k == "kernel_misalignment":  # both forms cancellation-free here: 0 exactly at step 0
-                assert (got[k] == v == 0.0) if step == 0 else _close(got[k], v), (step, k, got[k], v)
+            elif step == 0 and k in ("kernel_distance", "kernel_misalignment"):  # K = K₀ up to rounding
+                assert abs(got[k]) <= 1e-14 and abs(v) <= 1e-14, (step, k, got[k], v)
             else:
-                assert _close(got[k], v) or got[k] == v, (step, k, got[k], v)
+                assert _close(got[k], v), (step, k, got[k], v)
         if step:
             assert got["kernel_distance"] > 0 and got["kernel_velocity"] > 0
         prev = (step, K)
