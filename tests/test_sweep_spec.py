@@ -166,3 +166,30 @@ def test_presets_command_lists_run_presets_and_sweep_specs(capsys):
     for name in spec_presets():
         assert f"  {name} " in out
     assert {"fig3a", "fig3e", "fig7", "fig9"} <= set(spec_presets())
+
+
+@pytest.mark.parametrize("n_values", [3, 9])
+def test_curves_legend_for_few_colour_values_colour_bar_for_many(tmp_path, n_values):
+    """A handful of colour values (fig9's three P) get a legend naming each; many get a colour bar."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from grokscope.sweep.views import LEGEND_MAX, curves
+    assert 3 <= LEGEND_MAX < 9
+    rows = []
+    for i in range(n_values):
+        for rep in range(2):  # two runs per value: one legend entry per value, not per run
+            rd = f"r{i}-{rep}"
+            (tmp_path / rd).mkdir()
+            pd.DataFrame({"step": [0, 10, 100], "test_loss": [1.0, 0.5 / (i + 1), 0.1 / (i + 1)]}).to_parquet(
+                tmp_path / rd / "metrics.parquet")
+            rows.append({"run_id": rd, "run_dir": rd, "status": "completed", "task.P": 50 * (i + 1)})
+    ax = curves(pd.DataFrame(rows), tmp_path, "test_loss", "task.P")
+    assert len(ax.lines) == 2 * n_values
+    legend = ax.get_legend()
+    if n_values <= LEGEND_MAX:
+        assert [t.get_text() for t in legend.get_texts()] == [f"task.P = {50 * (i + 1)}" for i in range(n_values)]
+        assert len(ax.figure.axes) == 1
+    else:
+        assert legend is None and len(ax.figure.axes) == 2  # the colour bar's axes
+    import matplotlib.pyplot as plt
+    plt.close(ax.figure)

@@ -159,10 +159,14 @@ def heatmap(df: pd.DataFrame, col: str, x: str, y: str, scales: dict[str, str] |
     return ax
 
 
+LEGEND_MAX = 8  # curves(): at most this many distinct colour values get a legend, not a colour bar
+
+
 def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, color: str, scales: dict[str, str] | None = None,
            normalize: bool = False, ax: Any = None) -> Any:
     """``metric`` against step for every finished run, coloured by axis ``color`` (÷ its step-0 value
-    when ``normalize``, as in paper Fig 3(a))."""
+    when ``normalize``, as in paper Fig 3(a)); a legend of the values when there are at most
+    ``LEGEND_MAX`` of them (e.g. fig9's three P), else a colour bar."""
     _need(df, color, "--color")
     import matplotlib as mpl
     plt = _plt()
@@ -198,7 +202,13 @@ def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, color: str, scales: d
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(f"{metric} / {metric}(0)" if normalize else metric)
-    ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=color)
+    values = sorted(set(finite.tolist()))
+    if len(values) <= LEGEND_MAX:
+        from matplotlib.lines import Line2D
+        ax.legend(handles=[Line2D([], [], color=cmap(norm(v)), lw=1.3, label=f"{color} = {v:g}")
+                           for v in values], fontsize=8, framealpha=0.8)
+    else:
+        ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=color)
     return ax
 
 
