@@ -24,9 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import best_time, report
 
-from grokscope.batched import _ensemble
 from grokscope.config import load_config
-from grokscope.train import build
+from grokscope.training.batched import _ensemble
+from grokscope.training.build import build
 
 SIZES = {"fig1": (100, 550, 500), "tour": (20, 100, 50)}  # (D, P, N); tour: the README's quick run
 
@@ -103,8 +103,8 @@ def end_to_end(E: int, steps: int, out: Path, probes: Any = "auto") -> dict:
     import shutil
     import time
 
-    from grokscope.batched import run_batched
-    from grokscope.train import run
+    from grokscope.training.batched import run_batched
+    from grokscope.training.loop import run
     cfgs = [c.replace(**{"train.steps": steps, "output.plots": False, "train.engine": "auto", "probes.names": probes})
             for c in configs(E, "network", "cpu", "tour")]
     shutil.rmtree(out, ignore_errors=True)

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import best_time, matmul_ceiling, report
 
 from grokscope.config import load_config
-from grokscope.presets import get_preset
-from grokscope.train import build
+from grokscope.config.presets import get_preset
+from grokscope.training.build import build
 
 D, P, N = 100, 550, 500
 STEPS = 200

@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import best_time, matmul_ceiling, report
 
 from grokscope.config import load_config
+from grokscope.config.presets import get_preset
 from grokscope.diagnostics import kernels as kr
-from grokscope.diagnostics.kernel_alignment import kernel_misalignment
-from grokscope.presets import get_preset
-from grokscope.probes import PROBES, initial_kernel, kernel_labels
-from grokscope.runstate import RunState
-from grokscope.train import build
+from grokscope.training.build import build
+from grokscope.training.probe_kernels import kernel_misalignment
+from grokscope.training.probes import PROBES, initial_kernel, kernel_labels
+from grokscope.training.record import RunState
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from common import best_time, report
 
 from grokscope.config import load_config
 from grokscope.engines.reduced import build_reduced
-from grokscope.train import build
+from grokscope.training.build import build
 
 D, P, N = 100, 550, 500
 M_COLS = min(N, D + 1)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from grokscope.arrays import load_array
 from grokscope.config import ConfigError
+from grokscope.config.arrays import load_array
 
 KEY = "task.files.X_train"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from conftest import small_config
 
-from grokscope.browse import LS_COLUMNS, format_table, list_entries
 from grokscope.cli import main
-from grokscope.train import run
+from grokscope.training.loop import run
+from grokscope.views.browse import LS_COLUMNS, format_table, list_entries
 
 
 @pytest.fixture(scope="module")

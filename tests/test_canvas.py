@@ -7,9 +7,9 @@ import io
 import pytest
 from conftest import small_config
 
-from grokscope.canvas import DPI, FIGSIZE, MIN_AXES, PAD_IN, Canvas, shared_canvas
-from grokscope.plots import run_panels
-from grokscope.train import run
+from grokscope.training.loop import run
+from grokscope.views.canvas import DPI, FIGSIZE, MIN_AXES, PAD_IN, Canvas, shared_canvas
+from grokscope.views.plots import run_panels
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import yaml
 from conftest import small_config
 
 from grokscope.config import ConfigError, dump_config, load_config
-from grokscope.presets import PRESETS, get_preset
-from grokscope.train import build
+from grokscope.config.presets import PRESETS, get_preset
+from grokscope.training.build import build
 
 
 def test_round_trip(tmp_path):

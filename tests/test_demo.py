@@ -8,8 +8,8 @@ from conftest import small_config
 
 from grokscope.cli import main, make_parser
 from grokscope.config import load_config
-from grokscope.engines.linearized import ClosedFormTwin
-from grokscope.train import run
+from grokscope.engines.linearised import ClosedFormTwin
+from grokscope.training.loop import run
 
 
 def test_demo_defaults_float32_one_thread_and_overrides(capsys):

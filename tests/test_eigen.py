@@ -7,9 +7,10 @@ import torch
 from torch.func import jacrev
 
 from grokscope.config import ConfigError, load_config
-from grokscope.presets import get_preset
+from grokscope.config.presets import get_preset
 from grokscope.tasks.eigen import eigen_labels
-from grokscope.train import build, run
+from grokscope.training.build import build
+from grokscope.training.loop import run
 
 
 def _cfg(tmp_path, **over):

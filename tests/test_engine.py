@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import small_config
 
-from grokscope.train import build
+from grokscope.training.build import build
 
 
 @pytest.mark.parametrize("over", [

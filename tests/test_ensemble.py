@@ -14,10 +14,11 @@ import pytest
 import torch
 from conftest import small_config
 
-from grokscope.batched import _ensemble, batch_key, run_batched
 from grokscope.config import ConfigError
-from grokscope.stopping import EventWatch
-from grokscope.train import build, run
+from grokscope.training.batched import _ensemble, batch_key, run_batched
+from grokscope.training.build import build
+from grokscope.training.loop import run
+from grokscope.training.stopping import EventWatch
 
 TOL = 1e-12
 STEPS = 200
@@ -244,7 +245,7 @@ def test_interrupt_leaves_every_member_readable(tmp_path, monkeypatch):
 
 
 def test_resources_checked_for_the_whole_ensemble(tmp_path):
-    from grokscope.train import check_resources
+    from grokscope.training.build import check_resources
     cfg = small_config(tmp_path, **{"model.N": 200_000, "task.D": 50, "task.P": 100, "task.P_test": 100})
     check_resources(cfg, torch.device("cpu"))  # one member (~1.1 GiB) fits
     with pytest.raises(ConfigError, match="100000 ensemble members"):
@@ -252,7 +253,7 @@ def test_resources_checked_for_the_whole_ensemble(tmp_path):
 
 
 def test_member_whose_probe_raises_fails_alone(tmp_path, monkeypatch):
-    from grokscope.runstate import RunState
+    from grokscope.training.record import RunState
     orig = RunState.probe
 
     def probe(self, step):

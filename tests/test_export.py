@@ -12,8 +12,9 @@ from conftest import small_config
 
 from grokscope.cli import main
 from grokscope.config import ConfigError
-from grokscope.exporters import export_run, require
-from grokscope.train import build, run
+from grokscope.training.build import build
+from grokscope.training.exporters import export_run, require
+from grokscope.training.loop import run
 
 COLS = ("train_loss", "test_loss", "ntk_alignment")
 
@@ -129,7 +130,7 @@ def test_stream_during_training_wandb_offline(tmp_path):
 
 def test_failing_stream_never_stops_training(tmp_path, monkeypatch):
     pytest.importorskip("tensorboardX", reason="pip install 'grokscope[export]'")
-    from grokscope import exporters
+    from grokscope.training import exporters
 
     def boom(self, row):
         raise OSError("disk full")

@@ -6,11 +6,11 @@ import torch
 from torch.func import jacrev
 
 from grokscope.config import Optim
-from grokscope.engines.linearized import ClosedFormTwin, ParamTwin, lin_metrics, make_twin
+from grokscope.engines.linearised import ClosedFormTwin, ParamTwin, lin_metrics, make_twin
 from grokscope.engines.network import NetworkEngine
-from grokscope.losses import get_loss
 from grokscope.models.committee import Committee
-from grokscope.optim import make_optimizer
+from grokscope.numerics.losses import get_loss
+from grokscope.numerics.optim import make_optimizer
 from grokscope.tasks.base import Dataset
 
 F64 = torch.float64

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grokscope.losses import LOSSES, accuracy, get_loss
+from grokscope.numerics.losses import LOSSES, accuracy, get_loss
 
 TOL = 1e-12
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from grokscope.config import ConfigError, Init, load_config
-from grokscope.initialise import apply_init, low_rank
+from grokscope.numerics.initialise import apply_init, low_rank
 
 TOL = 1e-12
 
@@ -68,7 +68,7 @@ SMALL = {"task.D": 6, "task.P": 20, "task.P_test": 10, "model.N": 8, "train.step
 
 
 def test_trainer_applies_init_to_the_committee():
-    from grokscope.train import build
+    from grokscope.training.build import build
     base = build(load_config(None, SMALL))["params0"]
     b = build(load_config(None, {**SMALL, "init.rank": 2}))
     W = b["params0"]["W"]

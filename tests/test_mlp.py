@@ -125,7 +125,7 @@ def test_structured_ntk_against_explicit_jacobian():
 
 def test_engine_analytic_equals_autograd(tmp_path):
     """The network engine's analytic path (MLP forward/vjp) and its torch.func path agree to 1e-12."""
-    from grokscope.train import build
+    from grokscope.training.build import build
     base = {"task": {"name": "teacher", "P": 20, "P_test": 10, "hidden": [8]},
             "model": {"name": "mlp", "hidden": [8], "activation": "tanh", "bias": True,
                       "init": "torch_default", "sigma": 2.0, "seed": 1},

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from grokscope.config import ConfigError, load_config
-from grokscope.losses import accuracy
+from grokscope.numerics.losses import accuracy
 from grokscope.tasks import TASKS
 from grokscope.tasks.base import onehot_targets
 from grokscope.tasks.modular import all_pairs, modular_labels
@@ -105,7 +105,7 @@ def test_unknown_task_name_and_incompatible_sections():
         load_config({"task": {"name": "modular", "inputs": "onehot"}})
     with pytest.raises(ConfigError, match=r"task.inputs = 'tokens' feeds a sequence model"):
         load_config({"task": {"name": "modular", "inputs": "tokens"}})
-    from grokscope.train import build
+    from grokscope.training.build import build
     with pytest.raises(ConfigError, match=r"train.loss = 'cross_entropy' needs class labels"):
         build(load_config({"train": {"loss": "cross_entropy"}}))
     # a section without a name is still the polynomial task (old configs keep working)
@@ -113,8 +113,8 @@ def test_unknown_task_name_and_incompatible_sections():
 
 
 def test_too_large_p_refused_before_any_work():
-    from grokscope.presets import get_preset
-    from grokscope.train import build
+    from grokscope.config.presets import get_preset
+    from grokscope.training.build import build
     cfg = load_config(get_preset("fig6b"), {"task.p": 4093})  # 16.7 M pairs × 4093 logits
     with pytest.raises(ConfigError, match=r"task.p = 4093: a full-batch run over its 16752649 pairs needs about"):
         build(cfg)

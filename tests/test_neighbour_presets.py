@@ -1,5 +1,5 @@
 """Phase-2 presets: paper Fig 2 (modular MLP) and the neighbours' headline results, each run end to end
-at its reduced size (presets.SMALL) through grokscope.train.run, asserting the direction of the effect
+at its reduced size (presets.SMALL) through grokscope.training.loop.run, asserting the direction of the effect
 with margins measured on these fixed seeds (docs/neighbours-presets.md)."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from grokscope.config import load_config
-from grokscope.presets import PRESETS, SMALL, get_preset
+from grokscope.config.presets import PRESETS, SMALL, get_preset
 from grokscope.sweep.spec import load_spec
-from grokscope.train import run
+from grokscope.training.loop import run
 
 ROOT = Path(__file__).parents[1]
 
@@ -123,11 +123,11 @@ def test_progress_probe_on_the_modular_mlp(tmp_path, loss):
     import torch
 
     from grokscope.diagnostics import progress as pg
-    from grokscope.diagnostics.progress_probe import progress_metrics
-    from grokscope.losses import MSE, CrossEntropy
-    from grokscope.probes import ProbeContext
+    from grokscope.numerics.losses import MSE, CrossEntropy
     from grokscope.tasks.modular import encode
-    from grokscope.train import build
+    from grokscope.training.build import build
+    from grokscope.training.probe_progress import progress_metrics
+    from grokscope.training.probes import ProbeContext
     p, alpha = 11, 1.7
     cfg = load_config(get_preset("fig2"), {"task.p": p, "model.hidden": [12], "scaling.alpha": alpha,
                                            "optim.lr": 50.0, "train.loss": loss, "train.steps": 20,
@@ -162,10 +162,10 @@ def test_kernel_misalignment_probe_matches_direct_ntk(tmp_path):
     two fixed matrices."""
     import torch
 
-    from grokscope.diagnostics.kernel_alignment import kernel_misalignment
     from grokscope.diagnostics.ntk import ntk
-    from grokscope.probes import ProbeContext
-    from grokscope.train import build
+    from grokscope.training.build import build
+    from grokscope.training.probe_kernels import kernel_misalignment
+    from grokscope.training.probes import ProbeContext
     A = torch.tensor([[2.0, 1.0], [1.0, 3.0]])
     assert kernel_misalignment(7.5 * A, A) == pytest.approx(0.0, abs=1e-15)
     B = torch.tensor([[1.0, 0.0], [0.0, -1.0]])
@@ -176,7 +176,7 @@ def test_kernel_misalignment_probe_matches_direct_ntk(tmp_path):
     eng, data, model = b["engine"], b["data"], b["model"]
     ctx = ProbeContext(eng, data, b["loss"], model=model)
     ctx.cache["step"] = 0
-    from grokscope.diagnostics.kernel_alignment import probe
+    from grokscope.training.probe_kernels import probe
     assert probe(ctx)["kernel_misalignment"] == pytest.approx(0.0, abs=1e-12)
     for _ in range(25):
         eng.step()

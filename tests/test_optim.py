@@ -4,7 +4,7 @@ import torch
 from conftest import quadratic_problem
 
 from grokscope.config import Optim
-from grokscope.optim import OPTIMIZERS, make_optimizer
+from grokscope.numerics.optim import OPTIMIZERS, make_optimizer
 
 STEPS = 50
 SHAPES = {"W": (4, 3), "b": (5,), "c": (2, 3, 2)}

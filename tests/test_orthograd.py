@@ -6,7 +6,7 @@ import torch
 from conftest import quadratic_problem
 
 from grokscope.config import ConfigError, Optim, load_config
-from grokscope.optim import FixedNorm, Orthogonal, make_optimizer, orthogonal_grad
+from grokscope.numerics.optim import FixedNorm, Orthogonal, make_optimizer, orthogonal_grad
 
 TOL = 1e-12
 SHAPES = {"W": (6, 4), "b": (5,), "c": (2, 3, 2)}
@@ -221,7 +221,7 @@ SMALL = {"task.D": 6, "task.P": 20, "task.P_test": 10, "model.N": 8, "train.step
 @pytest.mark.parametrize("key, value", [("optim.orthogonal", True), ("optim.fixed_norm", "initial"),
                                         ("train.loss_dtype", "float32")])
 def test_neighbour_switches_pick_network_engine(key, value):
-    from grokscope.train import build
+    from grokscope.training.build import build
     b = build(load_config(None, {**SMALL, key: value}))
     assert b["engine_name"] == "network" and key in b["engine_reason"]
     assert build(load_config(None, SMALL))["engine_name"] == "reduced"
@@ -236,7 +236,7 @@ def test_neighbour_switches_pick_network_engine(key, value):
 def test_run_end_to_end_with_every_switch(tmp_path):
     """A short run with ⊥Adam, decoupled decay, fixed norm, low-rank init and a float32 working precision
     writes a complete run; its linearised twin is trained in parameter space with the same optimiser."""
-    from grokscope.train import run
+    from grokscope.training.loop import run
     over = {**SMALL, "train.steps": 12, "optim.name": "adam", "optim.lr": 0.01, "optim.orthogonal": True,
             "optim.weight_decay": 0.01, "optim.weight_decay_mode": "decoupled", "optim.fixed_norm": "initial",
             "init.rank": 2, "init.scale": 0.5, "train.logits_dtype": "float32", "probes.expensive_points": 2}

@@ -9,7 +9,8 @@ import torch
 
 from grokscope.config import ConfigError, DataFiles, PolynomialTask
 from grokscope.tasks.base import TASKS
-from grokscope.tasks.polynomial import build_polynomial, hermite_e
+from grokscope.tasks.polynomial import build_polynomial
+from grokscope.theory.hermite import hermite_e
 
 F64 = torch.float64
 KINDS = [("single_index", 2), ("multi_index", 2), ("hermite", 1), ("hermite", 2),

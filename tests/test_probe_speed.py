@@ -11,9 +11,9 @@ from conftest import small_config
 
 from grokscope.diagnostics import kernels as kr
 from grokscope.diagnostics import ntk_row
-from grokscope.diagnostics.kernel_alignment import kernel_misalignment
-from grokscope.diagnostics.sufficient import decomposition, population_loss
-from grokscope.probes import PROBES, initial_kernel, kernel_labels
+from grokscope.theory.sufficient import decomposition, population_loss
+from grokscope.training.probe_kernels import kernel_misalignment
+from grokscope.training.probes import PROBES, initial_kernel, kernel_labels
 
 F64 = torch.float64
 TOL = 1e-12
@@ -67,8 +67,8 @@ def test_constant_dominated_kernel_takes_the_direct_branch():
 
 
 def _reduced_ctx(tmp_path):
-    from grokscope.runstate import RunState
-    from grokscope.train import build
+    from grokscope.training.build import build
+    from grokscope.training.record import RunState
     cfg = small_config(tmp_path, **{"train.engine": "reduced", "train.steps": 50, "task.D": 10, "task.P": 30,
                                     "task.P_test": 40})
     b = build(cfg)
@@ -181,8 +181,8 @@ def test_float32_kernels_are_read_in_float64():
 def test_float32_run_probes_match_the_float64_reading_of_its_kernel(tmp_path):
     """In a float32 run the ntk and kernel_alignment probes read the float32 test NTK converted to
     float64: every value equals the direct kernels.py computation on that float64 kernel, 1e-12."""
-    from grokscope.runstate import RunState
-    from grokscope.train import build
+    from grokscope.training.build import build
+    from grokscope.training.record import RunState
     cfg = small_config(tmp_path, **{"train.engine": "reduced", "train.dtype": "float32", "task.D": 10,
                                     "task.P": 30, "task.P_test": 40})
     b = build(cfg)
@@ -208,7 +208,7 @@ def test_misalignment_forms_do_not_cancel_near_alignment():
     1 − ⟨K₀, K_t⟩/(‖K₀‖‖K_t‖) has an absolute error of a few 1e-16 there (≈ 1e-3 relative)."""
     import math
 
-    from grokscope.diagnostics.kernel_alignment import from_norms
+    from grokscope.training.probe_kernels import from_norms
     A = _kernel(60, 20, 11)
     E = _kernel(60, 20, 12)
     E = E - (A * E).sum() / (A * A).sum() * A

@@ -13,8 +13,8 @@ import torch
 
 from grokscope.config import load_config
 from grokscope.engines.reduced import ReducedEngine, build_reduced, reduced_exact_for
-from grokscope.scaling import learning_rate
-from grokscope.train import build
+from grokscope.numerics.scaling import learning_rate
+from grokscope.training.build import build
 
 TOL = 1e-10
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from conftest import small_config
 
-from grokscope.browse import compare_figure
 from grokscope.config import ConfigError
-from grokscope.report import write_report
-from grokscope.train import run
+from grokscope.training.loop import run
+from grokscope.views.browse import compare_figure
+from grokscope.views.report import write_report
 
 
 @pytest.fixture(scope="module")

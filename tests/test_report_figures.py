@@ -8,9 +8,9 @@ import re
 import pytest
 from conftest import small_config
 
-from grokscope import canvas
-from grokscope.report import RUN_CAPTIONS, write_report
-from grokscope.train import run
+from grokscope.training.loop import run
+from grokscope.views import canvas
+from grokscope.views.report import RUN_CAPTIONS, write_report
 
 NAMES = list(RUN_CAPTIONS)  # fig1, ntk_alignment, movement, decomposition, twin: the report's order
 
@@ -21,7 +21,7 @@ def _imgs(text):
 
 @pytest.fixture
 def count_draws(monkeypatch):
-    """Count the panels drawn through grokscope.canvas (the only way run figures are drawn)."""
+    """Count the panels drawn through grokscope.views.canvas (the only way run figures are drawn)."""
     drawn = []
     png = canvas.Canvas.png
 

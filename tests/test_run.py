@@ -12,8 +12,8 @@ from conftest import small_config
 from grokscope import load_run
 from grokscope.cli import main
 from grokscope.diagnostics.events import grokking_events
-from grokscope.schedule import log_schedule
-from grokscope.train import run
+from grokscope.training.loop import run
+from grokscope.training.schedule import log_schedule
 
 
 def test_run_directory_and_load(tmp_path):
@@ -115,7 +115,7 @@ def test_interrupt_between_logged_steps_keeps_twin_in_step(tmp_path, monkeypatch
 def test_byo_arrays_reproduce_generated_run(tmp_path):
     cfg = small_config(tmp_path)
     ref = run(cfg, tmp_path / "ref")
-    from grokscope.train import build
+    from grokscope.training.build import build
     b = build(cfg)
     d, e = b["data"], b["engine"]
     files = {"X_train": d.X_train, "y_train": d.y_train, "X_test": d.X_test, "y_test": d.y_test,

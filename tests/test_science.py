@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from grokscope.config import load_config
-from grokscope.train import run
+from grokscope.training.loop import run
 
 
 def _events(tmp_path, alpha):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from grokscope.config import ConfigError, load_config
-from grokscope.losses import (
+from grokscope.numerics.losses import (
     CrossEntropy,
     Precision,
     StableMaxCrossEntropy,
@@ -172,7 +172,7 @@ def test_collapse_on_a_training_trajectory():
     drives some samples into Softmax Collapse (their loss is exactly 0 and their gradient vanishes);
     StableMax on the same trajectory budget never collapses its own normaliser and no loss is exactly 0."""
     from grokscope.config import Optim
-    from grokscope.optim import make_optimizer
+    from grokscope.numerics.optim import make_optimizer
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(32, 64, generator=gen, dtype=torch.float64) / 8.0
     y = torch.randint(0, 4, (32,), generator=gen)
@@ -207,7 +207,7 @@ def test_zero_loss_fraction_in_working_precision():
 def test_softmax_collapse_probe_on_constructed_engine():
     from types import SimpleNamespace
 
-    from grokscope.probes import PROBES, ProbeContext
+    from grokscope.training.probes import PROBES, ProbeContext
     y = torch.zeros(ROWS.shape[0], dtype=torch.long)
     engine = SimpleNamespace(outputs=lambda split: ROWS)
     data = SimpleNamespace(y_train=y)
@@ -218,12 +218,12 @@ def test_softmax_collapse_probe_on_constructed_engine():
                                                                     "zero_loss_fraction": 0.25}
     sm32 = with_precision(StableMaxCrossEntropy(), "float32", "float32", torch.float64)
     assert probe.fn(ProbeContext(engine, data, sm32)) == {"sc_fraction": 0.0, "zero_loss_fraction": 0.0}
-    from grokscope.metrics import METRICS
+    from grokscope.training.metrics import METRICS
     assert set(probe.metrics) <= set(METRICS)
 
 
 def test_softmax_collapse_probe_refused_for_regression():
-    from grokscope.probes import select_probes
+    from grokscope.training.probes import select_probes
     cfg = load_config(None, {"probes.names": ["softmax_collapse"]})
     with pytest.raises(ConfigError, match="classification"):
         select_probes(cfg)

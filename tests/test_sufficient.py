@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from grokscope.config import PolynomialTask
-from grokscope.diagnostics.sufficient import decomposition, population_loss
-from grokscope.tasks.base import QuadraticTarget
 from grokscope.tasks.polynomial import quadratic_target, target_values
+from grokscope.theory.sufficient import decomposition, population_loss
+from grokscope.theory.targets import QuadraticTarget
 
 F64 = torch.float64
 D = 5

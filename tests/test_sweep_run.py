@@ -2,7 +2,7 @@
 
 Results tables are compared on every column except the timing ones (wall_s, train_s, probes_s,
 steps_per_s), exactly (no tolerance): the same config on the same machine gives bit-identical metrics.
-These sweeps set ``batch: false``; batched ensembles (when grokscope.batched exists) are compared with
+These sweeps set ``batch: false``; batched ensembles (when grokscope.training.batched exists) are compared with
 single runs at 1e-12 relative in ``test_batched_sweep_matches_single_runs``.
 """
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _slow_runs(tmp_path: Path) -> str:
     slow = tmp_path / "slow"
     slow.mkdir()
     (slow / "sitecustomize.py").write_text(
-        "import time, grokscope.train as t\n_run = t.run\n"
+        "import time, grokscope.training.loop as t\n_run = t.run\n"
         "def run(*a, **k):\n    time.sleep(0.7)\n    return _run(*a, **k)\nt.run = run\n")
     return os.pathsep.join([str(slow), SRC])
 
@@ -129,9 +129,9 @@ def test_sigkill_mid_sweep_then_resume_gives_the_same_results(reference, tmp_pat
 
 
 def test_batched_sweep_matches_single_runs(reference, tmp_path):
-    """With grokscope.batched: one ensemble per pack; a resumed sweep (different ensembles) still
+    """With grokscope.training.batched: one ensemble per pack; a resumed sweep (different ensembles) still
     matches the unbatched reference to 1e-12 relative on every float column, exactly elsewhere."""
-    pytest.importorskip("grokscope.batched", reason="grokscope.batched (batched ensembles) is not in this tree")
+    pytest.importorskip("grokscope.training.batched", reason="grokscope.training.batched (batched ensembles) is not in this tree")
     _, ref = reference
     spec = tiny_spec(batch=True, pack_size=6)
     df = run_sweep(spec, tmp_path, progress=False)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from grokscope.config import ConfigError, load_config
-from grokscope.presets import get_preset
+from grokscope.config.presets import get_preset
 from grokscope.tasks.base import TASKS
 from grokscope.tasks.teacher import threshold_accuracy, threshold_key
-from grokscope.train import run
+from grokscope.training.loop import run
 
 
 def _task(**kw):
@@ -54,9 +54,9 @@ def test_config_errors():
     with pytest.raises(ConfigError, match=r"task.thresholds contains -0.1"):
         load_config({"task": {"name": "teacher", "thresholds": [0.1, -0.1]}})
     with pytest.raises(ConfigError, match=r"probes.names contains 'accuracy': not supported"):
-        from grokscope.train import build
+        from grokscope.training.build import build
         build(load_config(get_preset("fig8-small"), {"probes.names": ["accuracy"]}))
-    from grokscope.theory.summary import theory_report
+    from grokscope.views.theory_report import theory_report
     with pytest.raises(ConfigError, match=r"theory: task.name = 'teacher', model.name = 'mlp'"):
         theory_report(load_config(get_preset("fig8")))
 

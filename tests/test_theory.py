@@ -13,9 +13,7 @@ import pytest
 import torch
 
 from grokscope.config import load_config
-from grokscope.diagnostics.sufficient import population_loss
-from grokscope.presets import get_preset
-from grokscope.tasks.base import QuadraticTarget
+from grokscope.config.presets import get_preset
 from grokscope.theory import (
     KernelGD,
     committee_kernel_forms,
@@ -38,6 +36,8 @@ from grokscope.theory import (
     theory_report,
     wide_population,
 )
+from grokscope.theory.sufficient import population_loss
+from grokscope.theory.targets import QuadraticTarget
 
 F64 = torch.float64
 
@@ -390,8 +390,8 @@ def test_theory_overlay_on_a_run(tmp_path):
 
     from grokscope.cli import main
     from grokscope.store import load_run
-    from grokscope.theory.overlay import overlay_data
-    from grokscope.train import run
+    from grokscope.training.loop import run
+    from grokscope.views.theory_overlay import overlay_data
     cfg = small_config(tmp_path, **{"train.engine": "reduced", "probes.names": ["loss", "twin"]})
     r = run(cfg, tmp_path / "r")
     d = overlay_data(r)

@@ -1,5 +1,5 @@
 """One-layer transformer: shapes, a loop reference, causality, generic NTK vs finite differences,
-end-to-end runs through grokscope.train.run, and the presets at reduced size."""
+end-to-end runs through grokscope.training.loop.run, and the presets at reduced size."""
 from __future__ import annotations
 
 import math
@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from grokscope.config import ConfigError, TransformerModel, load_config
+from grokscope.config.presets import PRESETS, SMALL, get_preset
 from grokscope.diagnostics.ntk import ntk
 from grokscope.models import build_model
-from grokscope.presets import PRESETS, SMALL, get_preset
 from grokscope.tasks import TASKS
-from grokscope.train import build, run
+from grokscope.training.build import build
+from grokscope.training.loop import run
 
 F64 = torch.float64
 
@@ -234,9 +235,9 @@ def test_progress_probe_matches_direct_measures(tmp_path):
     """The progress probe (logits assembled from the engine's train/test read-outs) equals the progress
     functions applied to an independent forward pass over all p² pairs, to 1e-12 (float64)."""
     from grokscope.diagnostics import progress as pg
-    from grokscope.diagnostics.progress_probe import progress_metrics
-    from grokscope.probes import ProbeContext
     from grokscope.tasks.modular import encode
+    from grokscope.training.probe_progress import progress_metrics
+    from grokscope.training.probes import ProbeContext
     cfg = _run_cfg(tmp_path, **{"scaling.alpha": 0.5})
     b = build(cfg)
     eng, data, model = b["engine"], b["data"], b["model"]

@@ -11,6 +11,6 @@ def __getattr__(name: str):  # lazy: importing grokscope stays cheap
         from grokscope.store import load_run
         return load_run
     if name == "run":
-        from grokscope.train import run
+        from grokscope.training.loop import run
         return run
     raise AttributeError(name)

@@ -12,7 +12,7 @@ from grokscope.config import ConfigError, dump_config, load_config
 
 
 def _config_from_args(args: argparse.Namespace):
-    from grokscope.presets import get_preset
+    from grokscope.config.presets import get_preset
     if args.config and args.preset:
         raise ConfigError("give either CONFIG.yaml or --preset, not both")
     source = get_preset(args.preset) if args.preset else (args.config or {})
@@ -35,7 +35,9 @@ def _label(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from grokscope.store import is_complete, load_run
-    from grokscope.train import build, default_run_dir, run, summary_lines
+    from grokscope.training.build import build
+    from grokscope.training.loop import default_run_dir, run
+    from grokscope.views.summary_text import summary_lines
     cfg = _config_from_args(args)
     if args.dry_run:
         build(cfg)  # validates data files, sizes and probes without training
@@ -58,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from grokscope.store import load_run
-    from grokscope.train import summary_lines
+    from grokscope.views.summary_text import summary_lines
     r = load_run(args.run_dir)
     if r.summary is None:
         n = len(r.metrics)
@@ -73,12 +75,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_theory(args: argparse.Namespace) -> int:
     import json
 
-    from grokscope.theory.summary import format_theory, theory_report
+    from grokscope.views.theory_report import format_theory, theory_report
     if args.run:
         if args.config or args.preset or args.set:
             raise ConfigError("theory --run RUN_DIR uses the run's own config: give no CONFIG, --preset or --set")
         from grokscope.store import load_run
-        from grokscope.theory.overlay import overlay_data, save_theory_figure
+        from grokscope.views.theory_overlay import overlay_data, save_theory_figure
         run = load_run(args.run)
         try:
             data = overlay_data(run)
@@ -100,7 +102,7 @@ def cmd_theory(args: argparse.Namespace) -> int:
 def cmd_presets(args: argparse.Namespace) -> int:
     import yaml
 
-    from grokscope.presets import DESCRIPTIONS, PRESETS
+    from grokscope.config.presets import DESCRIPTIONS, PRESETS
     from grokscope.sweep.spec import spec_presets, specs_dir
     print("runs (grokscope run --preset NAME):")
     for name in PRESETS:
@@ -201,13 +203,13 @@ def _threads(text: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from grokscope.report import write_report
+    from grokscope.views.report import write_report
     print(write_report(args.dir))
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from grokscope.browse import LS_COLUMNS, format_table, list_entries
+    from grokscope.views.browse import LS_COLUMNS, format_table, list_entries
     rows = list_entries(args.dir)
     if not rows:
         print(f"no runs or sweeps under {args.dir}")
@@ -217,7 +219,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from grokscope.browse import compare_figure, compare_table, load_runs
+    from grokscope.views.browse import compare_figure, compare_table, load_runs
     runs = load_runs(args.runs)
     out = compare_figure(runs, args.out)
     print(compare_table(runs))
@@ -226,7 +228,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from grokscope.exporters import export_run
+    from grokscope.training.exporters import export_run
     print(f"exported {args.run_dir} to {args.to}: {export_run(args.run_dir, args.to, args.uri)}")
     return 0
 

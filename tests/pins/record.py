@@ -14,11 +14,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cases import BATCHED, CASES, F64  # noqa: E402
-
 from grokscope.batched import run_batched  # noqa: E402
-from grokscope.config import load_config  # noqa: E402
 from grokscope.presets import SMALL, get_preset  # noqa: E402
 from grokscope.train import run  # noqa: E402
+
+from grokscope.config import load_config  # noqa: E402
 
 
 def resolved(preset, over, root):

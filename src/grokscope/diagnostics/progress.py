@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from grokscope.losses import CrossEntropy, Loss
+from grokscope.numerics.losses import CrossEntropy, Loss
 
 __all__ = ["embedding_spectrum", "excluded_logits", "excluded_loss", "fourier_basis", "fourier_norms", "gini",
            "key_frequencies", "logit_coefficients", "neuron_frequencies", "pair_directions", "pair_grid",

@@ -3,7 +3,7 @@
 The members differ only in per-member scalars — α, ε, η (from ``optim.lr`` and the lr rule), the
 init seed and scale σ — and share the data, the width N, the optimiser kind and the mini-batches.
 Each ensemble is built from the members' own single-run engines (``NetworkEngine`` /
-``ReducedEngine``, made by :func:`grokscope.train.build`), so the initial state (θ₀, f̃₀, the
+``ReducedEngine``, made by :func:`grokscope.training.loop.build`), so the initial state (θ₀, f̃₀, the
 reduced factor U₀, offsets) is that of the single runs bit for bit. Their state is stacked along
 axis 0 and each member engine's parameters are then re-pointed at its slice of the stack: the member
 engines are the per-member *views*, and every read-out (``outputs``, ``quadratic_form``, ``ntk``,
@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grokscope.batching import EpochBatches
 from grokscope.engines.network import NetworkEngine
 from grokscope.engines.reduced import ReducedEngine
-from grokscope.optim import make_optimizer
+from grokscope.numerics.batching import EpochBatches
+from grokscope.numerics.optim import make_optimizer
 
 __all__ = ["EnsembleNetwork", "EnsembleReduced", "take"]
 
@@ -53,7 +53,7 @@ def _col(values: Sequence[float], like: Tensor, ndim: int) -> Tensor:
 class EnsembleNetwork:
     """The committee network engine (analytic gradients, MSE) for E members: W (E, N, D), a (E, N).
 
-    Per-member α (E,), ε (E,) and η (E,); optimisers of :mod:`grokscope.optim` with η as a tensor
+    Per-member α (E,), ε (E,) and η (E,); optimisers of :mod:`grokscope.numerics.optim` with η as a tensor
     (gd, sgd with the shared mini-batch sequence, momentum, adam, adamw). Forward for member e:
     H_e = X W_eᵀ (P, N), f_e = (1/N) φ_ε(H_e) a_e (for quadratic φ with unit readouts
     f_e = (X Σ_i w_i + (ε/2)|H_e|²)/N, as the single engine); f̃_e = α_e(f_e − f_e0);

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from grokscope.batching import EpochBatches
-from grokscope.scaling import scaled_output
+from grokscope.numerics.batching import EpochBatches
+from grokscope.numerics.scaling import scaled_output
 from grokscope.tasks.base import Dataset
 
 Params = dict[str, torch.Tensor]

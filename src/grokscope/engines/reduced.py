@@ -74,7 +74,7 @@ class ReducedEngine:
 
     Initial statistics: ``wbar0`` (D,) and ``M0`` (D, D), or ``factor`` Û₀ ((D+1), m) with
     Û₀Û₀ᵀ = Z₀. ``eta`` is the final η (lr rule applied by the caller). ``optimizer``: gd (= full-
-    batch sgd) or momentum, with coupled ``weight_decay`` λ, as :mod:`grokscope.optim`.
+    batch sgd) or momentum, with coupled ``weight_decay`` λ, as :mod:`grokscope.numerics.optim`.
     ``weight_norm`` and ``param_change`` are those of a width-``N`` network with these statistics
     (fixed readouts a = 1 included); for :meth:`infinite_width` they are √(N(Tr M + 1)) at the
     nominal N and the N → ∞ limit of ‖θ − θ₀‖/‖θ₀‖ (which does not depend on N).

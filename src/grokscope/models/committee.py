@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from grokscope.config import CommitteeModel
-from grokscope.tasks.polynomial import hermite_e
+from grokscope.theory.hermite import hermite_e
 
 Params = dict[str, torch.Tensor]
 

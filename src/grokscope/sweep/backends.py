@@ -2,7 +2,7 @@
 ``ray`` (a local Ray instance or an existing cluster via ``address``).
 
 A pack is a list of items (config dict, run directory, label). ``execute_pack`` trains them, using
-batched ensembles (``grokscope.batched``) for runs with equal batch keys when that module exists, and
+batched ensembles (``grokscope.training.batched``) for runs with equal batch keys when that module exists, and
 records a run that raises in its directory (``sweep_error.json``) while the others go on. Every
 backend runs the same ``execute_pack``, so results do not depend on the backend.
 """
@@ -24,7 +24,7 @@ Item = tuple[dict[str, Any], str, str]  # (resolved config dict, run directory, 
 
 def _run_one(cfg: Any, path: Path, label: str) -> dict[str, Any]:
     from grokscope.sweep.results import ERROR_FILE, write_error
-    from grokscope.train import run
+    from grokscope.training.loop import run
     (path / ERROR_FILE).unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
@@ -40,9 +40,9 @@ def _run_one(cfg: Any, path: Path, label: str) -> dict[str, Any]:
 
 
 def _batch_groups(cfgs: list[Any]) -> list[list[int]] | None:
-    """Indices grouped by ``grokscope.batched.batch_key`` (None if batching is unavailable)."""
+    """Indices grouped by ``grokscope.training.batched.batch_key`` (None if batching is unavailable)."""
     try:
-        from grokscope.batched import batch_key
+        from grokscope.training.batched import batch_key
     except ImportError:
         return None
     groups: dict[str, list[int]] = {}
@@ -86,7 +86,7 @@ def execute_pack(items: list[Item], batch: bool = True, threads: int | None = No
     for g in groups:
         if len(g) > 1:
             try:
-                from grokscope.batched import run_batched
+                from grokscope.training.batched import run_batched
                 runs = run_batched([cfgs[i] for i in g], [paths[i] for i in g], [labels[i] for i in g])
                 for i, r in zip(g, runs):
                     out[i] = {"path": str(paths[i]), "status": r.status, "error": None}

@@ -56,7 +56,7 @@ def make_packs(plan: list[PlannedRun], sweep_dir: Path, pack_size: int, label: s
     order = list(plan)
     if batch:
         try:
-            from grokscope.batched import batch_key
+            from grokscope.training.batched import batch_key
         except ImportError:
             batch_key = None  # type: ignore[assignment]
         if batch_key is not None:

@@ -170,7 +170,7 @@ def _list_scale(vals: list[Any]) -> str:
 
 
 def _base(raw: Any, root: Path) -> Config:
-    from grokscope.presets import get_preset
+    from grokscope.config.presets import get_preset
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -343,8 +343,8 @@ def spec_from_dict(d: dict[str, Any]) -> SweepSpec:
 
 
 def specs_dir() -> Path:
-    """The packaged figure specs (src/grokscope/specs/*.yaml; experiments/ links to them)."""
-    return Path(__file__).resolve().parent.parent / "specs"
+    """The packaged figure specs (src/grokscope/config/specs/*.yaml; experiments/ links to them)."""
+    return Path(__file__).resolve().parent.parent / "config" / "specs"
 
 
 def spec_presets() -> list[str]:

@@ -14,23 +14,13 @@ import math
 
 import torch
 
-from grokscope.arrays import load_array
 from grokscope.config import ConfigError, PolynomialTask
-from grokscope.tasks.base import Dataset, QuadraticTarget, register_task
+from grokscope.config.arrays import load_array
+from grokscope.tasks.base import Dataset, register_task
+from grokscope.theory.hermite import hermite_e
+from grokscope.theory.targets import QuadraticTarget
 
 F64 = torch.float64
-
-
-def hermite_e(k: int, z: torch.Tensor) -> torch.Tensor:
-    """Probabilists' Hermite He_k(z), elementwise: He_0 = 1, He_1 = z, He_{n+1} = z He_n − n He_{n−1}."""
-    if k < 0:
-        raise ValueError(f"hermite_e: degree k = {k} must be >= 0")
-    prev, cur = torch.ones_like(z), z.clone()
-    if k == 0:
-        return prev
-    for n in range(1, k):
-        prev, cur = cur, z * cur - n * prev
-    return cur
 
 
 def _gen(seed: int) -> torch.Generator:

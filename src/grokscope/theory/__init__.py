@@ -32,7 +32,7 @@ from grokscope.theory.spectrum import (
                                      population_kernel_curve,
                                      target_powers,
 )
-from grokscope.theory.summary import format_theory, linearised_curves, theory_report
+from grokscope.views.theory_report import format_theory, linearised_curves, theory_report
 
 __all__ = [
     "ClosedDynamics", "KernelGD", "ModeGroup", "committee_kernel_forms", "committee_ntk", "dopri5",

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
-from grokscope.diagnostics.sufficient import population_loss
-from grokscope.tasks.base import QuadraticTarget
+from grokscope.theory.sufficient import population_loss
+from grokscope.theory.targets import QuadraticTarget
 
 Tensor = torch.Tensor
 Moments = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]

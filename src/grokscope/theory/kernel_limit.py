@@ -28,8 +28,8 @@ from collections.abc import Sequence
 
 import torch
 
-from grokscope.diagnostics.sufficient import population_loss
-from grokscope.tasks.base import QuadraticTarget
+from grokscope.theory.sufficient import population_loss
+from grokscope.theory.targets import QuadraticTarget
 
 Tensor = torch.Tensor
 F64 = torch.float64

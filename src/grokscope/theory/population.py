@@ -27,9 +27,9 @@ import math
 
 import torch
 
-from grokscope.diagnostics.sufficient import decomposition
-from grokscope.tasks.base import QuadraticTarget
 from grokscope.theory.closed import ClosedDynamics, iterate, loss_fns, population_moments, rate
+from grokscope.theory.sufficient import decomposition
+from grokscope.theory.targets import QuadraticTarget
 
 Tensor = torch.Tensor
 F64 = torch.float64

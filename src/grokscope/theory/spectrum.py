@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from grokscope.diagnostics.sufficient import population_loss
-from grokscope.tasks.base import QuadraticTarget
+from grokscope.theory.sufficient import population_loss
+from grokscope.theory.targets import QuadraticTarget
 
 F64 = torch.float64
 GROUPS = ("linear", "radial", "traceless", "null")

@@ -3,10 +3,10 @@
 The figure ``figures/theory.png`` puts, on the run's own log–log loss axes:
 - the run's train and test loss (and the exact population test loss when logged);
 - the kernel-limit (α → ∞, linearised) train/test curves of the run's finite-N initial NTK,
-  computed in closed form by :func:`~grokscope.theory.summary.linearised_curves` at the run's steps;
+  computed in closed form by :func:`~grokscope.views.theory_report.linearised_curves` at the run's steps;
 - the t → ∞ limit of that curve (ridgeless K₀ regression) as a horizontal line;
 - the predicted kernel-fit time of the linear modes and the feature-learning estimate from
-  :func:`~grokscope.theory.summary.theory_report` as vertical lines.
+  :func:`~grokscope.views.theory_report.theory_report` as vertical lines.
 Only the stored metrics and the config are read; nothing is retrained (views never recompute).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 def overlay_data(run: Any) -> dict[str, Any]:
     """Theory numbers for ``run`` (a :class:`~grokscope.store.Run`): {"steps", "kernel" (curves at the
     run's logged steps plus t = ∞), "report" (theory_report)}. Raises ValueError when not applicable."""
-    from grokscope.theory.summary import linearised_curves, theory_report
+    from grokscope.views.theory_report import linearised_curves, theory_report
     cfg = run.config
     report = theory_report(cfg)
     if not report["applicable"]:
@@ -34,8 +34,8 @@ def overlay_data(run: Any) -> dict[str, Any]:
 
 def save_theory_figure(run: Any, data: dict[str, Any] | None = None) -> Path:
     """Write RUN/figures/theory.png (see module docstring); returns its path."""
-    from grokscope.plots import _plt
     from grokscope.store import atomic_write_figure
+    from grokscope.views.plots import _plt
     plt = _plt()
     d = data or overlay_data(run)
     df = run.metrics

@@ -1,7 +1,7 @@
 """Teacher–student accuracy thresholds on the accuracy figure (paper Figs 8, 17).
 
 Adds the test accuracy at every threshold θ (``test_acc_thr_<θ>``: fraction of test samples with
-per-sample MSE < θ) to :func:`grokscope.plots.accuracy_panel`'s axes.
+per-sample MSE < θ) to :func:`grokscope.views.plots.accuracy_panel`'s axes.
 """
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def sweep_row(path: Path, name: str) -> dict[str, Any]:
 
 def list_entries(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
     """Runs and sweeps under ``root`` (searched recursively; a sweep's own runs are summarised, not listed)."""
-    from grokscope.report import is_sweep_dir
+    from grokscope.views.report import is_sweep_dir
     r = Path(root)
     if not r.is_dir():
         raise ConfigError(f"ls: {str(r)!r} is not a directory; give the folder that holds run directories "
@@ -127,8 +127,8 @@ def compare_figure(runs: list[Run], out: str | os.PathLike[str]) -> Path:
     """Train (dashed) and test (solid) loss of every run on shared log axes, one colour per run."""
     import numpy as np
 
-    from grokscope.plots import _plt
     from grokscope.store import atomic_write_bytes
+    from grokscope.views.plots import _plt
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
     try:

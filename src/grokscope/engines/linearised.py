@@ -32,9 +32,9 @@ import torch
 from torch import Tensor
 from torch.func import jvp, linearize, vjp
 
-from grokscope.batching import EpochBatches
-from grokscope.losses import Loss, get_loss
-from grokscope.optim import make_optimizer
+from grokscope.numerics.batching import EpochBatches
+from grokscope.numerics.losses import Loss, get_loss
+from grokscope.numerics.optim import make_optimizer
 from grokscope.tasks.base import Dataset
 
 Params = dict[str, Tensor]

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from grokscope.diagnostics import progress as pg
-from grokscope.losses import MSE
+from grokscope.numerics.losses import MSE
 
 N_KEY = 5  # Nanda et al. report 5 key frequencies for p = 113
 METRICS = ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss")

@@ -14,7 +14,7 @@ only in per-member values —
 ``None`` means the config cannot be batched (autograd gradients, a loss other than mse, a model
 without a batched engine). ``run_batched(cfgs, paths, labels)`` trains the configs of one key as
 one ensemble (:mod:`grokscope.engines.ensemble`) and writes each directory exactly as
-:func:`grokscope.train.run` would: the same rows, events and summary (plus an ``ensemble`` entry),
+:func:`grokscope.training.loop.run` would: the same rows, events and summary (plus an ``ensemble`` entry),
 member i equal to the single run to rounding. A member whose loss turns NaN/inf stops alone and is
 recorded as diverged at that step; members stop at their own ``train.steps`` or early stop, and
 stopped members are dropped from the batched step. A member whose probe or twin raises is
@@ -100,8 +100,8 @@ def _ensemble(bs: list[dict[str, Any]], cfg0: Config) -> Any:
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                 labels: Sequence[str | None]) -> list[Run]:
     """Train ``cfgs`` (equal :func:`batch_key`) as one ensemble; write and return each run."""
-    from grokscope.runstate import RunState
-    from grokscope.train import build, check_resources, resolve_device
+    from grokscope.training.build import build, check_resources, resolve_device
+    from grokscope.training.record import RunState
     key = _check(cfgs, paths, labels)
     check_resources(cfgs[0], resolve_device(cfgs[0].train.device), members=len(cfgs))
     t_start = time.perf_counter()
@@ -195,6 +195,6 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
 
 
 def member_paths(cfgs: Sequence[Config], labels: Sequence[str | None]) -> list[Path]:
-    """The default run directory of each config (as :func:`grokscope.train.default_run_dir`)."""
-    from grokscope.train import default_run_dir
+    """The default run directory of each config (as :func:`grokscope.training.loop.default_run_dir`)."""
+    from grokscope.training.loop import default_run_dir
     return [default_run_dir(c, lab) for c, lab in zip(cfgs, labels)]

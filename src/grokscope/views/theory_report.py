@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from grokscope.config import Config
-from grokscope.scaling import learning_rate
+from grokscope.numerics.scaling import learning_rate
 from grokscope.theory.closed import rate, stats_from_weights
 from grokscope.theory.kernel_limit import (
     KernelGD,
@@ -54,7 +54,7 @@ def _init_stats(cfg: Config, D: int) -> tuple[torch.Tensor, torch.Tensor]:
     model = build_model(cfg.model, D)
     W = model.init(torch.Generator().manual_seed(cfg.model.seed), F64)["W"]
     if cfg.model.init_W:
-        from grokscope.arrays import load_array
+        from grokscope.config.arrays import load_array
         W = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D), ("model.N", "task.D")).to(F64)
     return stats_from_weights(W)
 

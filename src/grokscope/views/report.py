@@ -80,9 +80,9 @@ def saved_figure(run: Any, name: str) -> bytes | None:
 
 def run_figures(run: Any) -> list[tuple[str, bytes]]:
     """(caption, PNG) of every panel in RUN_CAPTIONS the run's metrics support
-    (:func:`grokscope.plots.run_panels`): the PNG the run saved itself when it is up to date, else
-    drawn now (on :func:`grokscope.canvas.shared_canvas`)."""
-    from grokscope.plots import run_panels
+    (:func:`grokscope.views.plots.run_panels`): the PNG the run saved itself when it is up to date, else
+    drawn now (on :func:`grokscope.views.canvas.shared_canvas`)."""
+    from grokscope.views.plots import run_panels
     out: list[tuple[str, bytes]] = []
     if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= set(run.metrics.columns):
         return out
@@ -92,14 +92,14 @@ def run_figures(run: Any) -> list[tuple[str, bytes]]:
             continue
         png = saved_figure(run, name)
         if png is None:
-            from grokscope.canvas import shared_canvas
+            from grokscope.views.canvas import shared_canvas
             png = shared_canvas().png(panels[name], run)
         out.append((caption, png))
     return out
 
 
 def _fmt(v: Any) -> str:
-    from grokscope.browse import fmt_value
+    from grokscope.views.browse import fmt_value
     return fmt_value(v, missing="")
 
 
@@ -140,7 +140,7 @@ def _events_table(ev: dict[str, Any]) -> str:
 
 def run_html(path: str | Path) -> str:
     """The HTML text of one run's report."""
-    from grokscope.train import summary_lines
+    from grokscope.views.summary_text import summary_lines
     run = load_run(path)
     s = run.summary or {}
     body = [f"<h1>grokscope run <code>{_esc(Path(run.path).name)}</code></h1>"]
@@ -201,7 +201,7 @@ def sweep_html(path: str | Path) -> str:
     if rp.is_file():
         df = pd.read_parquet(rp)
     else:
-        from grokscope.browse import run_rows
+        from grokscope.views.browse import run_rows
         df = pd.DataFrame(run_rows(p / "runs"))
         body.append('<div class="banner bad" id="incomplete">Incomplete sweep: no results.parquet yet. The table '
                     f"below is read from the {len(df)} run directories found under runs/.</div>")

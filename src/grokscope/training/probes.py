@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from grokscope.config import Config, ConfigError
-from grokscope.losses import accuracy
+from grokscope.numerics.losses import accuracy
 from grokscope.tasks.base import Dataset
 
 
@@ -91,7 +91,7 @@ def _loss(ctx: ProbeContext) -> dict[str, float]:
 def _terms(ctx: ProbeContext) -> dict[str, torch.Tensor]:
     """The eq. 6 decomposition of the current quadratic form, computed once per probe step and shared
     by exact_loss (their sum, as :func:`population_loss` adds them) and decomposition."""
-    from grokscope.diagnostics.sufficient import decomposition
+    from grokscope.theory.sufficient import decomposition
     step = ctx.cache.get("step")
     hit = ctx.cache.get("decomp")
     if step is None or hit is None or hit[0] != step:
@@ -204,13 +204,13 @@ def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
 
 
 def _twin(ctx: ProbeContext) -> dict[str, float]:
-    from grokscope.engines.linearized import lin_metrics
+    from grokscope.engines.linearised import lin_metrics
     return lin_metrics(ctx.twin, ctx.data, ctx.loss)
 
 
 def _softmax_collapse(ctx: ProbeContext) -> dict[str, float]:
     """SC fraction of the train logits in the run's working precision, and the zero-loss fraction."""
-    from grokscope.losses import softmax_collapse_fraction, working_dtypes, zero_loss_fraction
+    from grokscope.numerics.losses import softmax_collapse_fraction, working_dtypes, zero_loss_fraction
     z, y = ctx.engine.outputs("train"), ctx.data.y_train
     if z.ndim != 2:
         raise ValueError(f"softmax_collapse needs logits (P, K); the model outputs shape {tuple(z.shape)}")
@@ -294,12 +294,12 @@ def probe_steps(probe: Probe, cfg: Config, schedule: np.ndarray) -> set[int]:
 
 
 def _progress_supported(cfg: Config) -> str | None:
-    from grokscope.diagnostics.progress_probe import supports
+    from grokscope.training.probe_progress import supports
     return supports(cfg)
 
 
 def _progress(ctx: ProbeContext) -> dict[str, float]:
-    from grokscope.diagnostics.progress_probe import progress_metrics
+    from grokscope.training.probe_progress import progress_metrics
     return progress_metrics(ctx)
 
 
@@ -310,7 +310,7 @@ PROBES["progress"] = Probe("progress", ("fourier_gini", "key_freq_energy", "rest
 
 
 def _kernel_alignment(ctx: ProbeContext) -> dict[str, float]:
-    from grokscope.diagnostics.kernel_alignment import probe
+    from grokscope.training.probe_kernels import probe
     return probe(ctx)
 
 

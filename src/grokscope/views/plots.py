@@ -128,7 +128,7 @@ TWIN_COLS = {"train_loss": "network train", "test_loss": "network test",
 
 
 def _accuracy_with_thresholds(run: Any, ax: Any) -> Any:
-    from grokscope.plots_accuracy import add_threshold_curves
+    from grokscope.views.plots_accuracy import add_threshold_curves
     accuracy_panel(run, ax)
     return add_threshold_curves(run, ax)
 
@@ -154,8 +154,8 @@ def run_panels(run: Any) -> list[tuple[str, Any]]:
 def save_run_figures(run: Any, canvas: Any = None) -> list[str]:
     """Write figures/<name>.png for every panel of :func:`run_panels` (fig1, and when logged
     ntk_alignment, decomposition, movement, twin, accuracy), all drawn on ``canvas`` (default: this
-    thread's :func:`grokscope.canvas.shared_canvas`); returns the relative paths."""
-    from grokscope.canvas import shared_canvas
+    thread's :func:`grokscope.views.canvas.shared_canvas`); returns the relative paths."""
+    from grokscope.views.canvas import shared_canvas
     canvas = canvas or shared_canvas()
     out = Path(run.path) / "figures"
     out.mkdir(exist_ok=True)

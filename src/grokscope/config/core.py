@@ -18,22 +18,15 @@ from pydantic import (
     model_validator,
 )
 
-from grokscope.sections import (  # noqa: F401 — re-exported: grokscope.config is the public path
+from grokscope.config.sections import (
     MODEL_SECTIONS,
     SEQUENCE_MODELS,
     TASK_SECTIONS,
     CommitteeModel,
     ConfigError,
-    DataFiles,
-    EigenTask,
-    ImageTask,
-    MLPModel,
     ModelSection,
-    ModularTask,
     PolynomialTask,
     TaskSection,
-    TeacherTask,
-    TransformerModel,
     _Section,
 )
 
@@ -103,7 +96,7 @@ class Train(_Section):
     early_stop: float | None = Field(
         None, ge=1.0, description="stop once the grokking events are settled: every threshold crossing "
         "(train and test, absolute and relative) has happened and the step is ≥ early_stop × the latest "
-        "crossing step (None: off; see grokscope.stopping)")
+        "crossing step (None: off; see grokscope.training.stopping)")
 
     @model_validator(mode="after")
     def _device(self) -> Train:

@@ -33,7 +33,7 @@ def probe(ctx) -> dict[str, float]:
     """The ``kernel_alignment`` probe: misalignment of the current test-set NTK with K₀. After an ntk
     row of the same step, from its ‖K_t − K₀‖, ‖K_t‖, ‖K₀‖ (:func:`from_norms`, no pass over K);
     otherwise :func:`kernel_misalignment` directly."""
-    from grokscope.probes import _K0_test64, _test_kernel64
+    from grokscope.training.probes import _K0_test64, _test_kernel64
     K_t = _test_kernel64(ctx)
     hit = ctx.cache.get("ntk_norms")
     if hit is not None and hit[0] == ctx.cache.get("step") and hit[1] is K_t:

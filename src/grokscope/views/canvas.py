@@ -13,7 +13,7 @@ Log axes are given only their in-view ticks first (:func:`_trim_log_ticks`), whi
 
 The figure (and so its renderer, with its mathtext and text-metric caches) is reused for every panel
 of a :class:`Canvas`; :func:`shared_canvas` keeps one per thread, so a process that finishes many runs
-(a sweep) keeps those caches warm. :func:`grokscope.plots.save_run_figures` draws all of a run's panels
+(a sweep) keeps those caches warm. :func:`grokscope.views.plots.save_run_figures` draws all of a run's panels
 on it.
 """
 from __future__ import annotations

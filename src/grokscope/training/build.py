@@ -1,28 +1,18 @@
-"""The training loop: build task, model and engine from a config, step, probe on the log
-schedule, and write the run directory (metrics flushed periodically; summary at the end).
-
-Divergence (NaN/inf) stops the run and is recorded; Ctrl-C leaves a readable directory whose
-summary says ``interrupted``.
-"""
+"""Build everything a run needs from a config, validated before any training: data, model, engine,
+probes, learning rate (``build``), and the resource check."""
 from __future__ import annotations
 
-import math
 import os
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from grokscope.config import Config, ConfigError
-from grokscope.diagnostics.events import format_events
-from grokscope.losses import get_loss, with_precision
-from grokscope.optim import make_optimizer
-from grokscope.probes import select_probes
-from grokscope.runstate import RunState
-from grokscope.scaling import learning_rate
-from grokscope.store import Run, run_id
+from grokscope.numerics.losses import get_loss, with_precision
+from grokscope.numerics.optim import make_optimizer
+from grokscope.numerics.scaling import learning_rate
 from grokscope.tasks.base import TASKS
+from grokscope.training.probes import select_probes
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -80,7 +70,7 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     check_resources(cfg, device)
     probes = select_probes(cfg)
     if cfg.output.stream:
-        from grokscope.exporters import require
+        from grokscope.training.exporters import require
         for backend in cfg.output.stream:
             require(backend)
     data = TASKS[cfg.task.name](cfg.task)
@@ -145,115 +135,13 @@ def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: to
     gen = torch.Generator().manual_seed(cfg.model.seed)
     params = model.init(gen, dtype)
     if getattr(cfg.model, "init_W", None):
-        from grokscope.arrays import load_array
+        from grokscope.config.arrays import load_array
         params["W"] = load_array(cfg.model.init_W, "model.init_W", (cfg.model.N, D),
                                  shape_names=("model.N", "task.D")).to(dtype)
     if cfg.init.rank is not None or cfg.init.scale != 1.0:
         if getattr(cfg.model, "init", None) == "infinite":
             raise ConfigError("init.rank / init.scale: transform sampled weights, but model.init = 'infinite' "
                               "has none (set model.sigma for the infinite-width scale)")
-        from grokscope.initialise import apply_init
+        from grokscope.numerics.initialise import apply_init
         params = apply_init(params, cfg.init, model.trainable)
     return {k: v.to(device) for k, v in params.items()}
-
-
-def default_run_dir(cfg: Config, label: str | None = None) -> Path:
-    name = cfg.output.name or f"{label or 'run'}-{run_id(cfg)}"
-    return Path(cfg.output.root) / name
-
-
-def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | None = None) -> Run:
-    """Train one config and write its run directory; returns the loaded :class:`Run`.
-    ``threads``: CPU threads for the training steps only (probes, K₀ and figures keep torch's
-    setting); None leaves torch's setting everywhere. One thread avoids the collapse of spin-waiting
-    OpenMP threads on a busy machine (README, Performance)."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads = {threads!r}: allowed are None (torch's setting) or an integer ≥ 1")
-    path = Path(path) if path is not None else default_run_dir(cfg, label)
-    t_start = time.perf_counter()
-    b = build(cfg)  # every bad input fails here, before the directory is touched
-    engine = b["engine"]
-    rs = RunState(cfg, path, label, b, t_start)
-    bar = None
-    if cfg.train.progress and not quiet:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
-    check_every = 1 if b["device"].type == "cpu" else 100
-    last_flush = time.perf_counter()
-    step = 0
-    status, reason = "completed", None
-    try:
-        while True:
-            if rs.due(step):
-                stop = rs.probe(step)
-                if stop is not None:
-                    status, reason = stop
-                    break
-                if bar is not None:
-                    row = rs.rows[-1]
-                    bar.update(step - bar.n)
-                    bar.set_postfix(train=f"{row['train_loss']:.3g}", test=f"{row['test_loss']:.3g}",
-                                    refresh=False)
-                if time.perf_counter() - last_flush > cfg.output.flush_every_s:
-                    rs.flush()
-                    last_flush = time.perf_counter()
-            if step >= cfg.train.steps:
-                break
-            # a tight loop up to the next logged step; the twin catches up after it (O(1))
-            nxt = rs.next_due()
-            stop_at = cfg.train.steps if nxt is None else min(nxt, cfg.train.steps)
-            start, t0 = step, time.perf_counter()
-            probe_threads = torch.get_num_threads()
-            if threads is not None:
-                torch.set_num_threads(threads)
-            try:
-                while step < stop_at:
-                    value = engine.step()
-                    step += 1
-                    if step % check_every == 0 and not math.isfinite(float(value)):
-                        status, reason = "diverged", f"train loss {float(value)} at step {step}"
-                        break
-            finally:
-                torch.set_num_threads(probe_threads)
-                rs.step_twin(step - start)
-                rs.train_s += time.perf_counter() - t0
-            if status == "diverged":
-                break
-    except KeyboardInterrupt:
-        status, reason = "interrupted", f"interrupted (Ctrl-C) at step {step}"
-    except Exception as exc:  # noqa: BLE001 — recorded, then re-raised: nothing logged so far is lost
-        status, reason = "failed", f"{type(exc).__name__}: {exc}"
-    finally:
-        if bar is not None:
-            bar.close()
-    return rs.finish(status, reason, step)
-
-
-def summary_lines(r: Run) -> list[str]:
-    """The printed end-of-run summary."""
-    s = r.summary or {}
-    lines = [f"run {r.path}  status: {r.status}" + (f" ({s['reason']})" if s.get("reason") else "")]
-    if s.get("engine"):
-        lines.append(f"engine: {s['engine']['name']} ({s['engine']['reason']}); η = {s.get('eta'):.6g}")
-    ev = s.get("events")
-    if ev:
-        fin = ev["final"]
-        parts = [f"{k} {v:.4g}" for k, v in fin.items() if k != "step" and v is not None]
-        lines.append(f"final (step {fin['step']}): " + ", ".join(parts))
-        lines.extend(format_events(ev))
-    k0 = s.get("k0")
-    if k0 and "test_mse" in k0:
-        warn = f"  WARNING: {k0['warning']}" if k0.get("warning") else ""
-        lines.append(f"K₀ kernel regression (lazy limit): train MSE {k0['train_mse']:.4g}, test MSE "
-                     f"{k0['test_mse']:.4g} (cond {k0['cond']:.3g}){warn}")
-    lz = s.get("laziness", {})
-    if lz.get("verdict"):
-        extra = ", ".join(f"{k.removeprefix('final_').replace('_', ' ')} {lz[k]:.3g}"
-                          for k in ("final_kernel_distance", "final_param_change") if k in lz)
-        lines.append(f"laziness: {lz['verdict']}" + (f" (final {extra})" if extra else ""))
-    tm = s.get("timings")
-    if tm:
-        sps = f", {tm['steps_per_s']:.0f} steps/s" if tm.get("steps_per_s") else ""
-        lines.append(f"wall time {tm['total_s']:.1f} s (training {tm['train_s']:.1f} s{sps})")
-    return lines

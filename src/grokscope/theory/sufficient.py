@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from grokscope.tasks.base import QuadraticTarget
+from grokscope.theory.targets import QuadraticTarget
 
 
 def _as_tensor(c: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The record of one run: probes on the log schedule, the K₀ baseline and linearised twin, the
 logged rows, early stopping, live streams, and writing the run directory (metrics, summary,
-figures, report). Shared by :func:`grokscope.train.run` and :func:`grokscope.batched.run_batched`.
+figures, report). Shared by :func:`grokscope.training.loop.run` and :func:`grokscope.training.batched.run_batched`.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from grokscope import __version__
 from grokscope.config import Config
 from grokscope.diagnostics.events import grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
-from grokscope.probes import ProbeContext, initial_kernel, probe_steps
-from grokscope.schedule import log_schedule
 from grokscope.store import Run, RunWriter, load_run, run_id
+from grokscope.training.probes import ProbeContext, initial_kernel, probe_steps
+from grokscope.training.schedule import log_schedule
 
 
 def _versions() -> dict[str, str]:
@@ -29,13 +29,13 @@ def _versions() -> dict[str, str]:
 
 
 class RunState:
-    """The per-run bookkeeping shared by :func:`run` and :func:`grokscope.batched.run_batched`:
+    """The per-run bookkeeping shared by :func:`run` and :func:`grokscope.training.batched.run_batched`:
     probes and their schedule, the K₀ baseline and linearised twin, the logged rows, early
     stopping, and writing the run directory. ``b`` is :func:`build`'s dict for this run's config;
     its ``engine`` may be a member view of an ensemble (same read-outs)."""
 
     def __init__(self, cfg: Config, path: Path, label: str | None, b: dict[str, Any], t_start: float):
-        from grokscope.stopping import EventWatch
+        from grokscope.training.stopping import EventWatch
         self.cfg, self.path, self.label, self.b, self.t_start = cfg, path, label, b, t_start
         engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
         self.ctx = ctx = ProbeContext(engine, data, loss, model=b["model"])
@@ -56,7 +56,7 @@ class RunState:
             extra["twin"] = {"method": None, "reason": "infinite-width init: no finite θ₀ to linearise at; "
                                                        "see `grokscope theory` for the kernel-limit curve"}
         elif "twin" in names:
-            from grokscope.engines.linearized import make_twin
+            from grokscope.engines.linearised import make_twin
             # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
             # other models get the parameter-space twin
             blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
@@ -70,7 +70,7 @@ class RunState:
         self.writer = RunWriter(path, cfg)
         self.streams = None
         if cfg.output.stream:
-            from grokscope.exporters import Streams
+            from grokscope.training.exporters import Streams
             self.streams = Streams(cfg, path)
         self.schedule = log_schedule(cfg.train.steps, cfg.train.log_per_decade)
         self.when = {p.name: probe_steps(p, cfg, self.schedule) for p in probes}
@@ -146,12 +146,12 @@ class RunState:
         self.writer.write_summary(summary)
         result = load_run(self.path)
         if cfg.output.plots and rows:
-            from grokscope.plots import save_run_figures
+            from grokscope.views.plots import save_run_figures
             summary["figures"] = save_run_figures(result)
             self.writer.write_summary(summary)
             result.summary = summary
             if cfg.output.report:
-                from grokscope.report import write_report
+                from grokscope.views.report import write_report
                 write_report(self.path)
         if raise_ and status == "interrupted":
             raise KeyboardInterrupt(reason)
