@@ -57,7 +57,7 @@ def bench(E: int, engine: str, device: str, rounds: int, size: str = "fig1") -> 
     cfgs = configs(E, engine, device, size)
     bs = [build(c) for c in cfgs]
     ens = _ensemble(bs, cfgs[0])
-    singles = [build(c)["engine"] for c in cfgs[:4]]  # the loop's per-member cost: same for every member
+    singles = [build(c).engine for c in cfgs[:4]]  # the loop's per-member cost: same for every member
     sync = _sync(device)
     a = torch.randn(1024, 1024, dtype=torch.float64, device=device)
 

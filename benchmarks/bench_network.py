@@ -48,7 +48,7 @@ def main() -> None:
     for dt in ("float64", "float32"):
         dtype = getattr(torch, dt)
         cfg = load_config(get_preset("fig1"), [f"train.dtype={dt}", "train.device=cpu", "train.engine=network"])
-        engine = build(cfg)["engine"]
+        engine = build(cfg).engine
 
         def engine_steps() -> None:
             for _ in range(STEPS):

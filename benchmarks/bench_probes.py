@@ -47,7 +47,7 @@ def main() -> None:
     build_init()  # warm: lazy imports, LAPACK initialisation
     t_build = best_time(build_init, repeat=3, warmup=0)
     b, rs = build_init()
-    eng, ctx = b["engine"], rs.ctx
+    eng, ctx = b.engine, rs.ctx
     for _ in range(300):
         eng.step()
         rs.step_twin()

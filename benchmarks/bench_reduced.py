@@ -22,6 +22,7 @@ from common import best_time, report
 
 from grokscope.config import load_config
 from grokscope.engines.reduced import build_reduced
+from grokscope.engines.registry import EngineInputs
 from grokscope.training.build import build
 
 D, P, N = 100, 550, 500
@@ -35,8 +36,8 @@ def engines(dtype: str):
                        "scaling": {"alpha": 1.0, "centre": True}, "optim": {"lr": 1.0},
                        "train": {"dtype": dtype, "device": "cpu", "progress": False, "engine": "network"}})
     b = build(cfg)
-    net = b["engine"]
-    return net, build_reduced(cfg, b["data"], b["eta"], W=net.params["W"])
+    net = b.engine
+    return net, build_reduced(EngineInputs(cfg, b.data, b.model, b.params0, b.loss, b.eta, torch.Generator()))
 
 
 def gemm_pair(red):

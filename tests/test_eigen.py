@@ -23,7 +23,7 @@ def _cfg(tmp_path, **over):
 def test_labels_match_direct_eigendecomposition(tmp_path, j):
     cfg = _cfg(tmp_path, **{"task.j": j, "scaling.alpha": 1.3})
     b = build(cfg)
-    data, model, params0 = b["data"], b["model"], b["params0"]
+    data, model, params0 = b.data, b.model, b.params0
     X = torch.cat([data.X_train, data.X_test])
     alpha = cfg.scaling.alpha
 
@@ -45,16 +45,16 @@ def test_labels_match_direct_eigendecomposition(tmp_path, j):
 
 
 def test_labels_deterministic_and_model_dependent(tmp_path):
-    a = build(_cfg(tmp_path))["data"]
-    b = build(_cfg(tmp_path))["data"]
-    c = build(_cfg(tmp_path, **{"model.seed": 5}))["data"]
+    a = build(_cfg(tmp_path)).data
+    b = build(_cfg(tmp_path)).data
+    c = build(_cfg(tmp_path, **{"model.seed": 5})).data
     assert torch.equal(a.y_train, b.y_train) and not torch.allclose(a.y_train, c.y_train)
 
 
 def test_hook_leaves_other_tasks_alone(tmp_path):
     b = build(load_config({"task": {"D": 5, "P": 10, "P_test": 10}, "model": {"N": 4},
                            "output": {"root": str(tmp_path)}}))
-    assert eigen_labels(b["data"], b["model"], b["params0"], 1.0) is b["data"]
+    assert eigen_labels(b.data, torch.eye(b.data.P + b.data.X_test.shape[0])) is b.data
 
 
 def test_config_errors():

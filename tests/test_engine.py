@@ -18,8 +18,8 @@ from grokscope.training.build import build
 ])
 def test_analytic_equals_autograd_trajectory(tmp_path, over):
     cfg = small_config(tmp_path, **over)
-    a = build(cfg)["engine"]
-    b = build(cfg.replace(**{"train.grad": "autograd"}))["engine"]
+    a = build(cfg).engine
+    b = build(cfg.replace(**{"train.grad": "autograd"})).engine
     for _ in range(150):
         la, lb = a.step(), b.step()
         torch.testing.assert_close(la, lb, rtol=1e-10, atol=1e-12)
@@ -29,16 +29,16 @@ def test_analytic_equals_autograd_trajectory(tmp_path, over):
 
 
 def test_centred_output_starts_at_zero(tmp_path):
-    e = build(small_config(tmp_path))["engine"]
+    e = build(small_config(tmp_path)).engine
     assert torch.count_nonzero(e.outputs("train")) == 0
     assert torch.count_nonzero(e.outputs("test")) == 0
-    e2 = build(small_config(tmp_path, **{"scaling.centre": False}))["engine"]
+    e2 = build(small_config(tmp_path, **{"scaling.centre": False})).engine
     assert torch.count_nonzero(e2.outputs("train")) > 0
 
 
 def test_quadratic_form_matches_outputs(tmp_path):
     for centre in (True, False):
-        e = build(small_config(tmp_path, **{"scaling.centre": centre, "scaling.alpha": 2.5}))["engine"]
+        e = build(small_config(tmp_path, **{"scaling.centre": centre, "scaling.alpha": 2.5})).engine
         for _ in range(30):
             e.step()
         c, u, S = e.quadratic_form()
@@ -48,6 +48,6 @@ def test_quadratic_form_matches_outputs(tmp_path):
 
 
 def test_sgd_batches_cover_each_epoch(tmp_path):
-    e = build(small_config(tmp_path, **{"optim.name": "sgd", "optim.batch_size": 10}))["engine"]
+    e = build(small_config(tmp_path, **{"optim.name": "sgd", "optim.batch_size": 10})).engine
     seen = torch.cat([e._batch() for _ in range(4)])
     assert sorted(seen.tolist()) == list(range(40))

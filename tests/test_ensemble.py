@@ -58,7 +58,7 @@ def _state(engine):
 def test_ensemble_engine_step_equals_single_engines(tmp_path, engine, over):
     cfgs = _cfgs(tmp_path, {"train.engine": engine, **over})
     bs = [build(c) for c in cfgs]
-    singles = [build(c)["engine"] for c in cfgs]
+    singles = [build(c).engine for c in cfgs]
     ens = _ensemble(bs, cfgs[0])
     assert ens.name == engine and ens.E == len(cfgs)
     for _ in range(STEPS):
@@ -66,7 +66,7 @@ def test_ensemble_engine_step_equals_single_engines(tmp_path, engine, over):
         for i, s in enumerate(singles):
             ref = s.step()
             assert abs(float(values[i]) - float(ref)) <= TOL * abs(float(ref))
-    for view, s in zip((b["engine"] for b in bs), singles):
+    for view, s in zip((b.engine for b in bs), singles):
         assert _rel(_state(view), _state(s)) <= TOL       # the view reads the ensemble's slice
         assert view.param_change() == pytest.approx(s.param_change(), rel=TOL)
         assert _rel(view.outputs("test"), s.outputs("test")) <= TOL
@@ -82,7 +82,7 @@ def test_ensemble_engine_step_equals_single_engines(tmp_path, engine, over):
 def test_network_ensemble_optimisers_and_models(tmp_path, over):
     cfgs = _cfgs(tmp_path, {"train.engine": "network", **over})
     bs = [build(c) for c in cfgs]
-    singles = [build(c)["engine"] for c in cfgs]
+    singles = [build(c).engine for c in cfgs]
     ens = _ensemble(bs, cfgs[0])
     for _ in range(STEPS):
         values = ens.step()
@@ -91,7 +91,7 @@ def test_network_ensemble_optimisers_and_models(tmp_path, over):
             assert abs(float(values[i]) - float(ref)) <= TOL * abs(float(ref))
     for b, s in zip(bs, singles):
         for k in s.params:
-            assert _rel(b["engine"].params[k], s.params[k]) <= TOL, k
+            assert _rel(b.engine.params[k], s.params[k]) <= TOL, k
 
 
 @pytest.mark.parametrize("engine", ["network", "reduced"])
@@ -133,7 +133,7 @@ def test_diverging_member_stops_alone(tmp_path, engine):
 def test_keep_drops_members_and_freezes_their_views(tmp_path):
     cfgs = _cfgs(tmp_path, {"train.engine": "reduced"})
     bs = [build(c) for c in cfgs]
-    singles = [build(c)["engine"] for c in cfgs]
+    singles = [build(c).engine for c in cfgs]
     ens = _ensemble(bs, cfgs[0])
     for _ in range(50):
         ens.step()
@@ -141,14 +141,14 @@ def test_keep_drops_members_and_freezes_their_views(tmp_path):
             s.step()
     ens.keep([0, 2, 3])
     assert ens.E == 3 and ens.U.shape[0] == 3
-    frozen = bs[1]["engine"].U.clone()
+    frozen = bs[1].engine.U.clone()
     for _ in range(50):
         ens.step()
         for i in (0, 2, 3):
             singles[i].step()
-    assert torch.equal(bs[1]["engine"].U, frozen)              # the dropped member kept its state
+    assert torch.equal(bs[1].engine.U, frozen)              # the dropped member kept its state
     for i in (0, 2, 3):
-        assert _rel(bs[i]["engine"].U, singles[i].U) <= TOL
+        assert _rel(bs[i].engine.U, singles[i].U) <= TOL
 
 
 def test_early_stop_single_and_member(tmp_path):

@@ -174,7 +174,7 @@ def test_output_target_mismatch_fails_before_work(tmp_path):
                            "train": {"loss": "cross_entropy"}}))
     ok = build(load_config({"task": {"name": "images", "n_train": 20, "n_test": 20},
                             "model": {"name": "mlp", "hidden": [4]}, "train": {"loss": "cross_entropy"}}))
-    ok["engine"].step()
+    ok.engine.step()
 
 
 def test_cross_entropy_on_labels_end_to_end(tmp_path):

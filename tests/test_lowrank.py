@@ -69,14 +69,14 @@ SMALL = {"task.D": 6, "task.P": 20, "task.P_test": 10, "model.N": 8, "train.step
 
 def test_trainer_applies_init_to_the_committee():
     from grokscope.training.build import build
-    base = build(load_config(None, SMALL))["params0"]
+    base = build(load_config(None, SMALL)).params0
     b = build(load_config(None, {**SMALL, "init.rank": 2}))
-    W = b["params0"]["W"]
+    W = b.params0["W"]
     assert torch.linalg.matrix_rank(W).item() == 2
     assert abs(W.norm().item() - base["W"].norm().item()) <= TOL * base["W"].norm().item()
-    assert b["engine_name"] == "reduced"  # a sampled low-rank W is still exact for the reduced engine
-    scaled = build(load_config(None, {**SMALL, "init.scale": 3.0, "model.sigma": 2.0}))["params0"]
-    sig = build(load_config(None, {**SMALL, "model.sigma": 2.0}))["params0"]
+    assert b.engine_name == "reduced"  # a sampled low-rank W is still exact for the reduced engine
+    scaled = build(load_config(None, {**SMALL, "init.scale": 3.0, "model.sigma": 2.0})).params0
+    sig = build(load_config(None, {**SMALL, "model.sigma": 2.0})).params0
     assert torch.allclose(scaled["W"], 3.0 * sig["W"], rtol=1e-15, atol=0)
     assert torch.allclose(sig["W"], 2.0 * base["W"], rtol=1e-15, atol=0)  # model.sigma still works
     assert torch.equal(scaled["a"], base["a"])  # fixed readouts are not weights: untouched

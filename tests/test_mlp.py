@@ -132,7 +132,7 @@ def test_engine_analytic_equals_autograd(tmp_path):
             "scaling": {"alpha": 2.0, "centre": True, "lr_rule": "plain"},
             "optim": {"name": "adamw", "lr": 1e-2, "weight_decay": 0.05},
             "train": {"progress": False, "engine": "network"}, "output": {"root": str(tmp_path)}}
-    engines = [build(load_config(base, {"train.grad": g}))["engine"] for g in ("analytic", "autograd")]
+    engines = [build(load_config(base, {"train.grad": g})).engine for g in ("analytic", "autograd")]
     for _ in range(20):
         for e in engines:
             e.step()

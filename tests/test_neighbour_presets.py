@@ -133,10 +133,10 @@ def test_progress_probe_on_the_modular_mlp(tmp_path, loss):
                                            "optim.lr": 50.0, "train.loss": loss, "train.steps": 20,
                                            "probes.names": ["loss", "progress"], "output.root": str(tmp_path)})
     b = build(cfg)
-    eng, data, model = b["engine"], b["data"], b["model"]
+    eng, data, model = b.engine, b.data, b.model
     for _ in range(20):
         eng.step()
-    got = progress_metrics(ProbeContext(eng, data, b["loss"], model=model))
+    got = progress_metrics(ProbeContext(eng, data, b.loss, model=model))
     a, bb = pg.pair_grid(p)
     L = alpha * model.apply(eng.params, encode(torch.stack([a, bb], 1), p, "onehot").to(torch.float64))
     y = (a + bb) % p
@@ -153,7 +153,7 @@ def test_progress_probe_on_the_modular_mlp(tmp_path, loss):
     assert got.keys() == want.keys()
     for k in want:
         assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), k
-    assert "progress" in {q.name for q in b["probes"]}
+    assert "progress" in {q.name for q in b.probes}
 
 
 def test_kernel_misalignment_probe_matches_direct_ntk(tmp_path):
@@ -173,8 +173,8 @@ def test_kernel_misalignment_probe_matches_direct_ntk(tmp_path):
     cfg = load_config(get_preset("lowrank"), {**SMALL["lowrank"], "task.n_train": 30, "task.n_test": 12,
                                              "model.hidden": [8, 8], "output.root": str(tmp_path)})
     b = build(cfg)
-    eng, data, model = b["engine"], b["data"], b["model"]
-    ctx = ProbeContext(eng, data, b["loss"], model=model)
+    eng, data, model = b.engine, b.data, b.model
+    ctx = ProbeContext(eng, data, b.loss, model=model)
     ctx.cache["step"] = 0
     from grokscope.training.probe_kernels import probe
     assert probe(ctx)["kernel_misalignment"] == pytest.approx(0.0, abs=1e-12)

@@ -223,10 +223,10 @@ SMALL = {"task.D": 6, "task.P": 20, "task.P_test": 10, "model.N": 8, "train.step
 def test_neighbour_switches_pick_network_engine(key, value):
     from grokscope.training.build import build
     b = build(load_config(None, {**SMALL, key: value}))
-    assert b["engine_name"] == "network" and key in b["engine_reason"]
-    assert build(load_config(None, SMALL))["engine_name"] == "reduced"
+    assert b.engine_name == "network" and key in b.engine_reason
+    assert build(load_config(None, SMALL)).engine_name == "reduced"
     if key == "optim.fixed_norm":
-        eng = b["engine"]
+        eng = b.engine
         n0 = eng.params["W"].norm().item()
         for _ in range(3):
             eng.step()

@@ -73,7 +73,7 @@ def _reduced_ctx(tmp_path):
                                     "task.P_test": 40})
     b = build(cfg)
     rs = RunState(cfg, Path(tmp_path) / "run", None, b, 0.0)
-    return rs.ctx, b["engine"], rs
+    return rs.ctx, b.engine, rs
 
 
 def test_ntk_and_kernel_alignment_probes_match_the_direct_computation(tmp_path):
@@ -186,7 +186,7 @@ def test_float32_run_probes_match_the_float64_reading_of_its_kernel(tmp_path):
     cfg = small_config(tmp_path, **{"train.engine": "reduced", "train.dtype": "float32", "task.D": 10,
                                     "task.P": 30, "task.P_test": 40})
     b = build(cfg)
-    ctx, eng = RunState(cfg, Path(tmp_path) / "run", None, b, 0.0).ctx, b["engine"]
+    ctx, eng = RunState(cfg, Path(tmp_path) / "run", None, b, 0.0).ctx, b.engine
     X, y = ctx.data.X_test, kernel_labels(ctx.data).double()
     K0 = initial_kernel(ctx)["test"].double()
     for step in range(4):

@@ -13,6 +13,7 @@ import torch
 
 from grokscope.config import load_config
 from grokscope.engines.reduced import ReducedEngine, build_reduced, reduced_exact_for
+from grokscope.engines.registry import EngineInputs
 from grokscope.numerics.scaling import learning_rate
 from grokscope.training.build import build
 
@@ -27,10 +28,14 @@ def _cfg(alpha=1.0, eps=0.5, N=30, centre=True, opt="gd", lr=0.5, wd=0.0, mom=0.
     return load_config(base, over)
 
 
+def _reduced(cfg, b):
+    """The reduced engine for ``cfg`` from a build ``b`` (its data, model, θ₀ and η)."""
+    return build_reduced(EngineInputs(cfg, b.data, b.model, b.params0, b.loss, b.eta, torch.Generator()))
+
+
 def _pair(cfg):
     b = build(cfg)
-    net = b["engine"]
-    return net, build_reduced(cfg, b["data"], b["eta"], W=net.params["W"])
+    return b.engine, _reduced(cfg, b)
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -104,8 +109,8 @@ def test_matches_paper_recursion(centre):
     """The factor form against the explicit (w̄, M) recursion, started from the same statistics."""
     cfg = _cfg(centre=centre)
     b = build(cfg)
-    data, W = b["data"], b["engine"].params["W"]
-    N, P, alpha, eps, eta = W.shape[0], data.P, 1.0, 0.5, b["eta"]
+    data, W = b.data, b.engine.params["W"]
+    N, P, alpha, eps, eta = W.shape[0], data.P, 1.0, 0.5, b.eta
     wbar, M = W.mean(0), W.T @ W / N
     red = ReducedEngine(data, N=N, eps=eps, alpha=alpha, eta=eta, centre=centre, wbar0=wbar, M0=M)
     X = data.X_train
@@ -158,7 +163,7 @@ def test_infinite_width_limit():
     steps, sizes = 300, (40, 400, 4000)
     cfg = _cfg(alpha=1.0, eps=0.5, N=sizes[0], lr=0.5)
     b = build(cfg)
-    inf = build_reduced(cfg, b["data"], b["eta"], init="infinite")
+    inf = _reduced(cfg.replace(**{"model.init": "infinite"}), b)
     assert inf.param_change() == 0.0
     assert inf.weight_norm() == pytest.approx(math.sqrt(sizes[0] * (cfg.task.D + 1)))
     curve_inf = []
@@ -168,8 +173,8 @@ def test_infinite_width_limit():
     errs = []
     for N in sizes:
         c = cfg.replace(**{"model.N": N})
-        assert learning_rate("paper", 0.5, 1.0, N) == build(c)["eta"]
-        net = build(c)["engine"]
+        assert learning_rate("paper", 0.5, 1.0, N) == build(c).eta
+        net = build(c).engine
         curve = [float(net.step()) for _ in range(steps)]
         W = net.params["W"]
         dl = max(abs(a - b) / b for a, b in zip(curve, curve_inf))
@@ -203,15 +208,13 @@ def test_bad_inputs():
     cfg = _cfg()
     b = build(cfg)
     with pytest.raises(ValueError, match="exact for"):
-        ReducedEngine.infinite_width(b["data"], N=30, eps=0.5, alpha=1.0, eta=1.0, centre=True,
+        ReducedEngine.infinite_width(b.data, N=30, eps=0.5, alpha=1.0, eta=1.0, centre=True,
                                      optimizer="adam")
-    with pytest.raises(ValueError, match="init"):
-        build_reduced(cfg, b["data"], b["eta"], init="wide")
     with pytest.raises(ValueError, match="not exact.*adam"):
-        build_reduced(_cfg(opt="adam"), b["data"], b["eta"], init="infinite")
+        _reduced(_cfg(opt="adam", **{"model.init": "infinite"}), b)
     with pytest.raises(ValueError, match="positive semi-definite"):
-        D = b["data"].D
-        ReducedEngine(b["data"], N=30, eps=0.5, alpha=1.0, eta=1.0, centre=True,
+        D = b.data.D
+        ReducedEngine(b.data, N=30, eps=0.5, alpha=1.0, eta=1.0, centre=True,
                       wbar0=torch.ones(D, dtype=torch.float64), M0=torch.eye(D, dtype=torch.float64))
 
 
@@ -229,7 +232,7 @@ def test_float32_runs_close_to_float64():
     cfg = _cfg()
     _, red64 = _pair(cfg)
     b = build(cfg.replace(**{"train.dtype": "float32"}))
-    red32 = build_reduced(cfg, b["data"], b["eta"], W=b["engine"].params["W"])
+    red32 = _reduced(cfg, b)
     assert red32.U.dtype == torch.float32
     for _ in range(200):
         l64, l32 = red64.step(), red32.step()

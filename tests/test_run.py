@@ -117,7 +117,7 @@ def test_byo_arrays_reproduce_generated_run(tmp_path):
     ref = run(cfg, tmp_path / "ref")
     from grokscope.training.build import build
     b = build(cfg)
-    d, e = b["data"], b["engine"]
+    d, e = b.data, b.engine
     files = {"X_train": d.X_train, "y_train": d.y_train, "X_test": d.X_test, "y_test": d.y_test,
              "beta": d.meta["beta"]}
     over = {}

@@ -179,7 +179,7 @@ def test_end_to_end_run_mse_on_onehot(tmp_path):
     cfg = _run_cfg(tmp_path, **{"train.loss": "mse", "train.steps": 60, "optim.lr": 1e-2, "optim.name": "gd",
                                 "optim.weight_decay": 0.0})
     bb = build(cfg)
-    assert bb["data"].y_train.shape == (bb["data"].P, 7) and bb["data"].y_train.dtype == torch.float64
+    assert bb.data.y_train.shape == (bb.data.P, 7) and bb.data.y_train.dtype == torch.float64
     r = run(cfg, tmp_path / "mse", quiet=True)
     m = r.metrics
     assert r.summary["twin"]["method"] == "param"  # the closed form needs scalar-output kernel blocks
@@ -227,7 +227,7 @@ def test_presets_paper_settings_and_small_variant_builds(name):
     assert load_config(str(Path(__file__).parents[1] / "experiments" / f"{name}.yaml")) == cfg
     small = load_config(get_preset(name), SMALL[name])
     b = build(small)
-    assert b["data"].P < 300 and small.train.steps <= 2000
+    assert b.data.P < 300 and small.train.steps <= 2000
     assert name in PRESETS
 
 
@@ -240,10 +240,10 @@ def test_progress_probe_matches_direct_measures(tmp_path):
     from grokscope.training.probes import ProbeContext
     cfg = _run_cfg(tmp_path, **{"scaling.alpha": 0.5})
     b = build(cfg)
-    eng, data, model = b["engine"], b["data"], b["model"]
+    eng, data, model = b.engine, b.data, b.model
     for _ in range(30):
         eng.step()
-    got = progress_metrics(ProbeContext(eng, data, b["loss"], model=model))
+    got = progress_metrics(ProbeContext(eng, data, b.loss, model=model))
     p = 7
     a, bb = pg.pair_grid(p)
     X = encode(torch.stack([a, bb], 1), p, "tokens")
@@ -259,6 +259,6 @@ def test_progress_probe_matches_direct_measures(tmp_path):
     for k in want:
         assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), k
     # selected automatically for transformer runs on a + b; refused with a reason for other ops
-    assert "progress" in {p.name for p in b["probes"]}
+    assert "progress" in {p.name for p in b.probes}
     with pytest.raises(ConfigError, match="probes.names contains 'progress'.*op = add"):
         build(_run_cfg(tmp_path, **{"task.op": "mul", "probes.names": ["progress"]}))

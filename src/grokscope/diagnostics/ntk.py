@@ -82,7 +82,7 @@ def committee_layers(model: Committee, params: Params, X: Tensor, trainable: Seq
 
 def _affine_grad(model: Committee) -> bool:
     """φ'(h) = 1 + εh exactly (quadratic φ, or Hermite with k = 2)."""
-    return model.phi == "quadratic" or (model.phi == "hermite" and model.k == 2)
+    return model.affine_grad
 
 
 def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Tensor | None,
@@ -128,8 +128,7 @@ def _committee_ntk(model: Committee, params: Params, X1: Tensor, X2: Tensor | No
     use_closed = form == "closed" or (form == "auto" and _affine_grad(model) and model.D < model.N)
     if use_closed and not _affine_grad(model):
         raise ValueError("ntk: the closed form needs φ' affine (quadratic or hermite k = 2), "
-                         f"got phi = {model.phi!r}"
-                         + (f", k = {model.k}" if model.phi == "hermite" else ""))
+                         f"got phi = {model.phi!r}, k = {model.k}")
     if not use_closed:
         L1 = committee_layers(model, params, X1, trainable, alpha)
         L2 = None if X2 is None else committee_layers(model, params, X2, trainable, alpha)

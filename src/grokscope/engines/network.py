@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from grokscope.engines.registry import EngineInputs, register_engine
+from grokscope.models.registry import supports
 from grokscope.numerics.batching import EpochBatches
 from grokscope.numerics.scaling import scaled_output
 from grokscope.tasks.base import Dataset
@@ -99,3 +101,16 @@ class NetworkEngine:
         """‖θ − θ₀‖/‖θ₀‖."""
         d2 = sum(((v - self.params0[k]) ** 2).sum() for k, v in self.params.items())
         return float(torch.sqrt(d2)) / self.norm0
+
+
+def _build(inp: EngineInputs) -> NetworkEngine:
+    """The network engine for a config: the model's hand-written vjp where it declares one, else autograd."""
+    from grokscope.numerics.optim import make_optimizer
+    cfg, model = inp.cfg, inp.model
+    grad = cfg.train.grad if supports(cfg.model, "hand_gradient") else "autograd"
+    return NetworkEngine(model, inp.params0, inp.data, inp.loss, make_optimizer(cfg.optim, inp.eta),
+                         alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=grad,
+                         batch_size=cfg.optim.batch_size, generator=inp.generator)
+
+
+register_engine("network", lambda cfg: (True, "network: trains the weights"), _build, priority=0)

@@ -34,9 +34,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grokscope.tasks.base import Dataset
+from grokscope.engines.registry import EngineInputs, register_engine
+from grokscope.models.registry import supports
+from grokscope.tasks.base import Dataset, task_supports
 
-REGRESSION_TASKS = ("polynomial",)  # tasks whose targets are scalar floats, shape (P,)
 EXACT_OPTIMIZERS = ("gd", "sgd", "momentum")
 
 
@@ -241,17 +242,16 @@ class ReducedEngine:
 def reduced_exact_for(cfg: Any) -> tuple[bool, str]:
     """Whether the reduced engine reproduces the network exactly for ``cfg`` (a Config), and why."""
     m, o, t = cfg.model, cfg.optim, cfg.task
-    if m.name != "committee":
-        return False, f"model.name = {m.name!r}: the reduced engine covers the committee machine only"
-    if not (m.phi == "quadratic" or (m.phi == "hermite" and m.k == 2)):
-        return False, (f"model.phi = {m.phi!r}" + (f" (k = {m.k})" if m.phi == "hermite" else "")
-                       + ": needs a quadratic φ (quadratic, or hermite with k = 2)")
-    if m.readouts != "fixed" or m.readout_init != "ones":
+    if not supports(m, "quadratic_form"):
+        phi = f", model.phi = {m.phi!r}" if hasattr(m, "phi") else ""
+        return False, (f"model.name = {m.name!r}{phi}: the reduced engine needs the committee machine with a "
+                       "quadratic φ (quadratic, or hermite with k = 2)")
+    if not supports(m, "reduced"):
         return False, (f"model.readouts = {m.readouts!r}, readout_init = {m.readout_init!r}: needs "
                        "readouts fixed to 1 (then every neuron follows the same affine map)")
-    if t.name not in REGRESSION_TASKS or cfg.train.loss != "mse":
+    if not task_supports(t, "scalar_regression") or cfg.train.loss != "mse":
         return False, (f"task.name = {t.name!r}, train.loss = {cfg.train.loss!r}: needs scalar "
-                       f"regression targets ({', '.join(REGRESSION_TASKS)}) with the mse loss")
+                       "regression targets (the polynomial task) with the mse loss")
     if o.name not in EXACT_OPTIMIZERS:
         return False, (f"optim.name = {o.name!r}: needs gd, full-batch sgd or momentum (Adam's "
                        "per-coordinate scaling breaks the shared affine map)")
@@ -269,34 +269,32 @@ def _neighbour_reason(cfg: Any) -> str | None:
     """Why ⊥Grad, a fixed weight norm, decoupled decay or a changed working precision rule out the
     reduced engine (None when none is set): they act on θ or the loss, not on the closed (w̄, M) map."""
     o, t = cfg.optim, cfg.train
-    if getattr(o, "orthogonal", False):
+    if o.orthogonal:
         return "optim.orthogonal = true: ⊥Grad projects per weight tensor, which the (w̄, M) map does not close"
-    if getattr(o, "fixed_norm", None) is not None:
+    if o.fixed_norm is not None:
         return f"optim.fixed_norm = {o.fixed_norm!r}: the network engine rescales the weights"
-    if o.weight_decay and getattr(o, "weight_decay_mode", "auto") == "decoupled":
+    if o.weight_decay and o.weight_decay_mode == "decoupled":
         return "optim.weight_decay_mode = 'decoupled': the reduced engine implements coupled (l2) decay"
-    if getattr(t, "logits_dtype", "auto") not in ("auto", t.dtype) or \
-            getattr(t, "loss_dtype", "auto") not in ("auto", t.dtype):
+    if t.logits_dtype not in ("auto", t.dtype) or t.loss_dtype not in ("auto", t.dtype):
         return (f"train.logits_dtype = {t.logits_dtype!r}, train.loss_dtype = {t.loss_dtype!r}: a working "
                 f"precision other than train.dtype runs on the network engine")
     return None
 
 
-def build_reduced(cfg: Any, data: Dataset, eta: float, W: Tensor | None = None,
-                  init: str = "sampled") -> ReducedEngine:
-    """The reduced engine for a config: ``init = "sampled"`` starts from the network's W (N, D);
-    ``"infinite"`` from w̄ = 0, M = σ²I (``W`` unused). ``eta`` is the final learning rate."""
+def build_reduced(inp: EngineInputs) -> ReducedEngine:
+    """The reduced engine for a config: ``model.init = sampled`` starts from the network's W (N, D),
+    ``infinite`` from w̄ = 0, M = σ²I. ``inp.eta`` is the final learning rate."""
+    cfg, model = inp.cfg, inp.model
     m, o = cfg.model, cfg.optim
     ok, why = reduced_exact_for(cfg)
     if not ok:
         raise ValueError(f"the reduced engine is not exact for this config: {why}")
-    kw = {"eps": m.eps, "alpha": cfg.scaling.alpha, "eta": eta, "centre": cfg.scaling.centre,
+    kw = {"eps": m.eps, "alpha": cfg.scaling.alpha, "eta": inp.eta, "centre": cfg.scaling.centre,
           "optimizer": "gd" if o.name == "sgd" else o.name, "momentum": o.momentum,
-          "weight_decay": o.weight_decay, "const": -0.5 * m.eps if m.phi == "hermite" else 0.0}
-    if init == "sampled":
-        if W is None:
-            raise ValueError("build_reduced: init = 'sampled' needs the initial W (N, D)")
-        return ReducedEngine.from_params(W, data, **kw)
-    if init == "infinite":
-        return ReducedEngine.infinite_width(data, N=m.N, sigma=m.sigma, **kw)
-    raise ValueError(f"init = {init!r}: allowed are sampled, infinite")
+          "weight_decay": o.weight_decay, "const": model.const}
+    if m.init == "infinite":
+        return ReducedEngine.infinite_width(inp.data, N=m.N, sigma=m.sigma, **kw)
+    return ReducedEngine.from_params(inp.params0["W"], inp.data, **kw)
+
+
+register_engine("reduced", reduced_exact_for, build_reduced, priority=10, infinite_width=True)

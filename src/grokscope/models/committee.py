@@ -8,13 +8,20 @@ readouts it needs two matmuls and one pass over H = XWᵀ.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from grokscope.config import CommitteeModel
+from grokscope.models.registry import register_model
 from grokscope.theory.hermite import hermite_e
 
 Params = dict[str, torch.Tensor]
+
+
+def quadratic_phi(phi: str, k: int) -> bool:
+    """Whether φ is quadratic in h (quadratic, or Hermite with k = 2): the one copy of this predicate."""
+    return phi == "quadratic" or (phi == "hermite" and k == 2)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,16 @@ class Committee:
     @property
     def width(self) -> int:
         return self.N
+
+    @property
+    def affine_grad(self) -> bool:
+        """φ'(h) = 1 + εh exactly: φ quadratic, or Hermite with k = 2 (f is then a quadratic form of x)."""
+        return quadratic_phi(self.phi, self.k)
+
+    @property
+    def const(self) -> float:
+        """κ = φ's constant term: −ε/2 for h + (ε/2)He₂(h), else 0 (only meaningful when affine_grad)."""
+        return -0.5 * self.eps if self.phi == "hermite" else 0.0
 
     @property
     def trainable(self) -> tuple[str, ...]:
@@ -112,7 +129,7 @@ class Committee:
         With w̄ = Wᵀa/N and M = Wᵀ diag(a) W/N (paper eq. 4, eq. 21–22 for trained readouts):
         u = w̄, S = εM, and c = −(ε/2)·mean(a) for He_2 (zero for the quadratic φ).
         """
-        if not (self.phi == "quadratic" or (self.phi == "hermite" and self.k == 2)):
+        if not self.affine_grad:
             return None
         W, a = params["W"], params["a"]
         wbar = W.T @ a / self.N
@@ -120,3 +137,28 @@ class Committee:
         c = -0.5 * self.eps * a.mean() if self.phi == "hermite" else torch.zeros((), dtype=W.dtype,
                                                                                device=W.device)
         return c, wbar, self.eps * M
+
+
+def _capabilities(cfg: CommitteeModel) -> frozenset[str]:
+    caps = {"hand_gradient", "ntk", "kernel_twin", "batched", "scalar_output", "width", "committee_theory"}
+    if quadratic_phi(cfg.phi, cfg.k):
+        caps.add("quadratic_form")
+        if cfg.readouts == "fixed" and cfg.readout_init == "ones":
+            caps.add("reduced")
+    return frozenset(caps)
+
+
+def _memory(cfg: Any) -> tuple[int, tuple[str, str]] | None:
+    """~6 parameter-sized buffers (θ, θ₀, grad, optimiser state), the (P + P_test)·N activations and
+    the data, for tasks with D, P and P_test."""
+    t, m = cfg.task, cfg.model
+    if not all(hasattr(t, k) for k in ("D", "P", "P_test")):
+        return None
+    item = 8 if cfg.train.dtype == "float64" else 4
+    need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
+    return need, (f"model.N = {m.N} with task.D = {t.D}, task.P = {t.P}, task.P_test = {t.P_test}:",
+                  "reduce N, D or P (or use float32)")
+
+
+register_model("committee", CommitteeModel, lambda cfg, D, data: Committee.from_config(cfg, D), _capabilities,
+               _memory)

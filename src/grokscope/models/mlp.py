@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from grokscope.config import MLPModel
+from grokscope.models.registry import output_width, register_model
+
 Params = dict[str, Tensor]
 ACTIVATIONS = ("relu", "tanh", "quadratic", "square", "linear")
 INITS = ("normal", "lecun", "kaiming", "torch_default")
@@ -177,3 +180,10 @@ class MLP:
             if i > 0:
                 G = (G @ (c * params[f"W{i}"])) * self.act_grad(pre[i - 1])[:, None, :]
         return layers
+
+
+def _capabilities(cfg: MLPModel) -> frozenset[str]:
+    return frozenset({"hand_gradient", "ntk", "width"} | ({"progress"} if cfg.hidden else set()))
+
+
+register_model("mlp", MLPModel, lambda cfg, D, data: MLP.from_config(cfg, D, output_width(data)), _capabilities)

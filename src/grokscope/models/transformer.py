@@ -23,6 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grokscope.config import ConfigError, TransformerModel
+from grokscope.models.registry import register_model
+
 Params = dict[str, Tensor]
 
 
@@ -42,7 +45,7 @@ class Transformer:
     @classmethod
     def from_config(cls, cfg: Any, data: Any) -> Transformer:
         """Sizes from the config and the token dataset (``data.meta['vocab']``, ``data.classes``)."""
-        from grokscope.config import ConfigError
+
         vocab = (data.meta or {}).get("vocab") if data is not None else None
         if vocab is None or data.classes is None:
             raise ConfigError("model.name = 'transformer': needs a token task with classes "
@@ -117,3 +120,7 @@ class Transformer:
         z = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(P, n, self.n_heads * self.d_head)
         x = x + z @ params["W_O"]
         return self._mlp(params, x) @ params["W_U"]
+
+
+register_model("transformer", TransformerModel, lambda cfg, D, data: Transformer.from_config(cfg, data),
+               lambda cfg: frozenset({"param_twin", "progress", "tokens"}))

@@ -55,16 +55,42 @@ class Dataset:
 
 
 TASKS: dict[str, Callable[..., Dataset]] = {}
+TASK_CAPABILITIES: dict[str, str] = {
+    "regression": "float targets (MSE only)",
+    "scalar_regression": "one float target per sample, shape (P,)",
+    "quadratic_target": "Gaussian inputs and a known target of degree ≤ 2 (+ an orthogonal part): exact loss",
+    "classes": "integer class labels (cross-entropy, StableMax, accuracy)",
+    "modular_addition": "a + b mod p (Fourier progress measures)",
+    "threshold_accuracy": "accuracy as per-sample MSE below a threshold (teacher–student)",
+    "labels_from_kernel": "labels made from the initial NTK, handed to the task after the model is built",
+}
+_CAPS: dict[str, Callable[[Any], frozenset[str]]] = {}
+Memory = Callable[[Any], "tuple[int, str] | None"]  # Config -> (bytes, what to reduce) or None
+MEMORY: dict[str, Memory] = {}
 
 
-def register_task(name: str) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
-    """Decorator: ``@register_task("polynomial")`` on ``build(cfg, dtype) -> Dataset``."""
+def register_task(name: str, section: type, capabilities: Callable[[Any], frozenset[str]],
+                  memory: Memory | None = None) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    """Decorator on ``build(cfg) -> Dataset``: registers the task family ``name``, its config section
+    class, the capabilities it declares (a function of its section; keys of TASK_CAPABILITIES) and,
+    optionally, its peak-memory estimate ``memory(cfg) -> (bytes, message) | None``."""
+    from grokscope.config.extend import register_section
 
     def deco(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        TASKS[name] = fn
+        register_section("task", name, section)
+        TASKS[name], _CAPS[name] = fn, capabilities
+        if memory is not None:
+            MEMORY[name] = memory
         return fn
 
     return deco
+
+
+def task_supports(section: Any, capability: str) -> bool:
+    """Whether the task of ``section`` (``cfg.task``) declares ``capability``."""
+    if capability not in TASK_CAPABILITIES:
+        raise ValueError(f"task capability {capability!r}: unknown; known are {', '.join(TASK_CAPABILITIES)}")
+    return capability in _CAPS[section.name](section)
 
 
 def onehot_targets(data: Dataset) -> Dataset:

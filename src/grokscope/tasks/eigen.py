@@ -2,8 +2,9 @@
 
 Inputs x ~ N(0, I/D) (the package's convention; the same distribution of w·x as the paper's x ~ N(0, I)
 with h = w·x/√D): P + P_test points from ``data_seed``. The labels depend on the model, so the task
-leaves them empty and :func:`eigen_labels` fills them once the model is initialised (the one hook, in
-``train.build``): with K₀ the initial NTK Gram matrix over all n = P + P_test points,
+leaves them empty, and the run's build hands :func:`eigen_labels` the initial NTK once the model is
+initialised (the hook ``meta["labels_from_kernel"]``; this task never imports the NTK code): with K₀
+the initial NTK Gram matrix over all n = P + P_test points (train first, then test),
 
     K_c = K₀ − mean(K₀)  (the global mean of all entries, as the authors' code),  K_c = V Λ Vᵀ,
     y = V[:, j − 1]  (λ sorted descending, j = 1 the top), unit norm over the n points,
@@ -13,7 +14,6 @@ signed so that its largest-magnitude entry is positive; y[:P] trains, y[P:] test
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -22,16 +22,17 @@ from grokscope.config import EigenTask
 from grokscope.tasks.base import Dataset, register_task
 from grokscope.tasks.polynomial import gaussian_inputs
 
-LABELS_FROM_MODEL = "labels_from_model"
+LABELS_FROM_KERNEL = "labels_from_kernel"  # meta key: the labelling function, until labels are made
 
 
-@register_task("eigen")
+@register_task("eigen", EigenTask,
+               lambda cfg: frozenset({"regression", "labels_from_kernel"}))
 def build_eigen(cfg: EigenTask) -> Dataset:
     """Inputs only; y_train/y_test are NaN until :func:`eigen_labels` fills them."""
     X = gaussian_inputs(cfg.P + cfg.P_test, cfg.D, cfg.data_seed)
     nan = torch.full((cfg.P + cfg.P_test,), float("nan"), dtype=torch.float64)
     return Dataset(X[:cfg.P].clone(), nan[:cfg.P].clone(), X[cfg.P:].clone(), nan[cfg.P:].clone(),
-                   meta={LABELS_FROM_MODEL: "eigen", "j": cfg.j})
+                   meta={LABELS_FROM_KERNEL: eigen_labels, "j": cfg.j})
 
 
 def eigenvector_of(K: Tensor, j: int) -> tuple[Tensor, Tensor]:
@@ -45,18 +46,14 @@ def eigenvector_of(K: Tensor, j: int) -> tuple[Tensor, Tensor]:
     return v, lam
 
 
-def eigen_labels(data: Dataset, model: Any, params0: dict[str, Tensor], alpha: float) -> Dataset:
-    """``data`` with labels from the initial NTK's j-th eigenvector (module docstring). The NTK is the
-    model's (diagnostics.ntk: structured where available, else torch.func); α² does not change V."""
-    from grokscope.diagnostics.ntk import ntk
-    if data.meta.get(LABELS_FROM_MODEL) != "eigen":
+def eigen_labels(data: Dataset, K: Tensor) -> Dataset:
+    """``data`` with labels from the j-th eigenvector of ``K`` (n, n), the initial NTK over
+    cat(X_train, X_test) (module docstring); α² does not change V. Labelled data is returned as is."""
+    if data.meta.get(LABELS_FROM_KERNEL) is None:
         return data
-    X = torch.cat([data.X_train, data.X_test])
-    with torch.no_grad():
-        K = ntk(model, params0, X, alpha=alpha)
     v, lam = eigenvector_of(K.to(torch.float64), int(data.meta["j"]))
     v = v.to(data.X_train.dtype)
     P = data.P
-    meta = {**data.meta, LABELS_FROM_MODEL: None, "eigenvalue": float(lam[int(data.meta["j"]) - 1]),
+    meta = {**data.meta, LABELS_FROM_KERNEL: None, "eigenvalue": float(lam[int(data.meta["j"]) - 1]),
             "eigenvalues_top": [float(x) for x in lam[:5]]}
     return replace(data, y_train=v[:P].clone(), y_test=v[P:].clone(), meta=meta)

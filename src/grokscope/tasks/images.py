@@ -138,7 +138,8 @@ def image_pool(cfg: ImageTask) -> tuple[np.ndarray, np.ndarray]:
     return load_digits_pool() if cfg.source == "digits" else load_mnist1d_pool()
 
 
-@register_task("images")
+@register_task("images", ImageTask,
+               lambda cfg: frozenset({"classes"}))
 def build_images(cfg: ImageTask) -> Dataset:
     """Disjoint random train/test samples of the chosen source (module docstring)."""
     X, y = image_pool(cfg)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from grokscope.config import ModularTask
+from grokscope.models.registry import supports
 from grokscope.tasks.base import Dataset, register_task
 
 OPS = ("add", "sub", "mul", "div", "x2xyy2")
@@ -82,7 +83,13 @@ def split(n: int, frac_train: float, seed: int) -> tuple[torch.Tensor, torch.Ten
     return perm[:n_train], perm[n_train:]
 
 
-@register_task("modular")
+def _memory(cfg: Any) -> tuple[int, str]:
+    t = cfg.task
+    return memory_bytes(cfg), (f"task.p = {t.p}: a full-batch run over its {t.p**2} pairs", "reduce task.p (or the model)")
+
+
+@register_task("modular", ModularTask, memory=lambda cfg: _memory(cfg),
+               capabilities=lambda cfg: frozenset({"classes"} | ({"modular_addition"} if cfg.op == "add" else set())))
 def build(cfg: ModularTask) -> Dataset:
     """Dataset of (a ∘ b) mod p: X as ``cfg.inputs``, y int64 labels, classes = p."""
     ab = all_pairs(cfg.p, cfg.op)
@@ -105,7 +112,7 @@ def memory_bytes(cfg: Any) -> int:
     n, K = t.p * t.p, t.p
     per_pair = 2 * K * item + 3 * K * 8
     params = 0
-    if m.name == "transformer":
+    if supports(m, "tokens"):
         d, he, n_ctx = m.d_model, m.n_heads * (m.d_head or m.d_model // m.n_heads), 3
         per_pair += item * (n_ctx * (8 * d + 2 * m.n_heads * n_ctx) + 3 * m.d_mlp)
         params = (t.p + 1 + n_ctx + 1) * d + 4 * d * he + 2 * d * m.d_mlp + m.d_mlp + d * K

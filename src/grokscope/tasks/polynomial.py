@@ -87,7 +87,8 @@ def _load(cfg: PolynomialTask, name: str) -> torch.Tensor | None:
     return load_array(path, f"task.files.{name}", shape, names)
 
 
-@register_task("polynomial")
+@register_task("polynomial", PolynomialTask,
+               lambda cfg: frozenset({"regression", "scalar_regression"} | ({"quadratic_target"} if cfg.files.beta or not (cfg.files.y_train or cfg.files.y_test) else set())))
 def build_polynomial(cfg: PolynomialTask) -> Dataset:
     """Dataset for a polynomial task; arrays named in ``cfg.files`` replace the generated ones.
 

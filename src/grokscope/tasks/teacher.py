@@ -37,7 +37,8 @@ def threshold_key(theta: float) -> str:
     return f"{theta:.0e}"
 
 
-@register_task("teacher")
+@register_task("teacher", TeacherTask,
+               lambda cfg: frozenset({"regression", "threshold_accuracy"}))
 def build_teacher(cfg: TeacherTask) -> Dataset:
     """Teacher weights, then X_train, X_test from one generator seeded with ``cfg.seed``; y = teacher(X)."""
     gen = torch.Generator().manual_seed(cfg.seed)

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from grokscope.config import Config, ConfigError
+from grokscope.models.registry import supports
 from grokscope.store import Run
 
 __all__ = ["MEMBER_KEYS", "batch_key", "run_batched"]
@@ -46,7 +47,7 @@ MEMBER_SECTIONS = ("probes", "events", "output")
 
 
 def _unbatchable(cfg: Config) -> str | None:
-    if cfg.model.name != "committee":
+    if not supports(cfg.model, "batched"):
         return f"model.name = {cfg.model.name!r}: only the committee has a batched engine"
     if cfg.train.loss != "mse":
         return f"train.loss = {cfg.train.loss!r}: the batched engines train the mse loss"
@@ -90,10 +91,10 @@ def _check(cfgs: Sequence[Config], paths: Sequence[Any], labels: Sequence[str | 
 
 def _ensemble(bs: list[dict[str, Any]], cfg0: Config) -> Any:
     from grokscope.engines.ensemble import EnsembleNetwork, EnsembleReduced
-    engines = [b["engine"] for b in bs]
-    if bs[0]["engine_name"] == "reduced":
+    engines = [b.engine for b in bs]
+    if bs[0].engine_name == "reduced":
         return EnsembleReduced(engines)
-    return EnsembleNetwork(engines, [b["eta"] for b in bs], cfg0.optim, batch_size=cfg0.optim.batch_size,
+    return EnsembleNetwork(engines, [b.eta for b in bs], cfg0.optim, batch_size=cfg0.optim.batch_size,
                            generator=torch.Generator().manual_seed(cfg0.train.seed))
 
 
@@ -113,7 +114,7 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
         rs.summary["ensemble"] = {"size": E, "member": i, "batch_key": key, "engine": type(ens).__name__}
     active = list(range(E))          # member ids, in the ensemble's current order
     done: dict[int, tuple[str, str | None, int]] = {}
-    check_every = 1 if bs[0]["device"].type == "cpu" else 100
+    check_every = 1 if bs[0].device.type == "cpu" else 100
     last_flush = time.perf_counter()
     flush_every = min(c.output.flush_every_s for c in cfgs)
     step = 0

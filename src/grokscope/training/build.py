@@ -3,15 +3,16 @@ probes, learning rate (``build``), and the resource check."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from grokscope.config import Config, ConfigError
+from grokscope.models.registry import supports
 from grokscope.numerics.losses import get_loss, with_precision
-from grokscope.numerics.optim import make_optimizer
 from grokscope.numerics.scaling import learning_rate
-from grokscope.tasks.base import TASKS
+from grokscope.tasks.base import TASKS, Dataset
 from grokscope.training.probes import select_probes
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -35,35 +36,48 @@ def _memory_bytes(device: torch.device) -> int:
         return 1 << 40
 
 
+@dataclass(frozen=True)
+class Built:
+    """Everything one run trains with, made by :func:`build` before any work: the task's data on the
+    device, the model, the engine (its state is the run's state), the initial params θ₀, the selected
+    probes, the loss, the final learning rate η, device and dtype, and the engine's name and why."""
+
+    data: Dataset
+    model: Any
+    engine: Any
+    params0: dict[str, torch.Tensor]
+    probes: tuple[Any, ...]
+    loss: Any
+    eta: float
+    device: torch.device
+    dtype: torch.dtype
+    engine_name: str
+    engine_reason: str
+
+
 def check_resources(cfg: Config, device: torch.device, members: int = 1) -> None:
-    """Refuse sizes that cannot fit: ~6 parameter-sized buffers (θ, θ₀, grad, optimiser state)
-    plus the (P + P_test)·N activations and the data, against 80 % of the device's memory
-    (times ``members`` for a batched ensemble). Estimated for the committee on the polynomial task and
-    for the modular task (other families: no check)."""
-    t, m = cfg.task, cfg.model
-    if t.name == "modular":
-        from grokscope.tasks.modular import memory_bytes
-        need, have = memory_bytes(cfg), _memory_bytes(device)
+    """Refuse sizes that cannot fit: the task's and the model's declared peak-memory estimates (times
+    ``members`` for a batched ensemble) against 80 % of the device's memory. Families that declare no
+    estimate are not checked."""
+    from grokscope.models.registry import MODELS
+    from grokscope.tasks.base import MEMORY
+    estimators = [MEMORY.get(cfg.task.name), MODELS[cfg.model.name].memory]
+    for estimate in filter(None, estimators):
+        got = estimate(cfg)
+        if got is None:
+            continue
+        need, (what, advice) = got
+        need *= members
+        have = _memory_bytes(device)
         if need > 0.8 * have:
-            raise ConfigError(f"task.p = {t.p}: a full-batch run over its {t.p**2} pairs needs about "
-                              f"{need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the "
-                              f"{have / 2**30:.1f} GiB on {device}; reduce task.p (or the model)")
+            raise ConfigError(
+                (f"{members} ensemble members, each " if members > 1 else "") +
+                f"{what} needs about {need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the "
+                f"{have / 2**30:.1f} GiB on {device}; {advice}")
         return
-    if not all(hasattr(t, k) for k in ("D", "P", "P_test")) or m.name != "committee":
-        return  # the estimate below is for committee models on tasks with D, P, P_test
-    item = 8 if cfg.train.dtype == "float64" else 4
-    need = item * (6 * m.N * (t.D + 1) + 2 * (t.P + t.P_test) * m.N + (t.P + t.P_test) * (t.D + 1))
-    need *= members
-    have = _memory_bytes(device)
-    if need > 0.8 * have:
-        raise ConfigError(
-            (f"{members} ensemble members, each " if members > 1 else "") +
-            f"model.N = {m.N} with task.D = {t.D}, task.P = {t.P}, task.P_test = {t.P_test}: needs about "
-            f"{need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the {have / 2**30:.1f} GiB "
-            f"on {device}; reduce N, D or P (or use float32)")
 
 
-def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
+def build(cfg: Config, device: torch.device | None = None) -> Built:
     """Everything a run needs, validated before any training: data, model, engine, probes."""
     device = device or resolve_device(cfg.train.device)
     dtype = DTYPES[cfg.train.dtype]
@@ -84,36 +98,23 @@ def build(cfg: Config, device: torch.device | None = None) -> dict[str, Any]:
     from grokscope.models import build_model
     model = build_model(cfg.model, data.D, data)
     params0 = _init_params(cfg, model, data.D, dtype, device)
-    if data.meta.get("labels_from_model"):  # e.g. eigenvector labels of the initial NTK (tasks/eigen.py)
-        from grokscope.tasks.eigen import eigen_labels
-        data = eigen_labels(data, model, params0, cfg.scaling.alpha)
+    label = data.meta.get("labels_from_kernel")  # e.g. eigenvector labels of the initial NTK (tasks/eigen.py)
+    if label is not None:
+        from grokscope.diagnostics.ntk import ntk
+        with torch.no_grad():
+            K0 = ntk(model, params0, torch.cat([data.X_train, data.X_test]), alpha=cfg.scaling.alpha)
+        data = label(data, K0)
     _check_outputs(cfg, model, params0, data)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
     loss = with_precision(get_loss(cfg.train.loss), cfg.train.logits_dtype, cfg.train.loss_dtype, dtype)
-    engine_name, why = cfg.train.engine, "requested"
-    from grokscope.engines.reduced import build_reduced, reduced_exact_for
-    exact, reason = reduced_exact_for(cfg)
-    if engine_name == "auto":
-        engine_name, why = ("reduced", f"auto: {reason}") if exact else ("network", f"auto: {reason}")
-    if engine_name == "reduced" and not exact:
-        raise ConfigError(f"train.engine = 'reduced': not exact for this config: {reason}")
-    init = getattr(cfg.model, "init", "sampled")
-    if init == "infinite" and engine_name != "reduced":
-        raise ConfigError("model.init = 'infinite': only the reduced engine simulates the infinite-width "
-                          f"limit, but this run uses the {engine_name} engine ({reason})")
-    if engine_name == "reduced":
-        engine = build_reduced(cfg, data, eta, W=params0["W"], init=init)
-    else:
-        from grokscope.engines.network import NetworkEngine
-        gen = torch.Generator().manual_seed(cfg.train.seed)
-        grad = cfg.train.grad if hasattr(model, "vjp") else "autograd"  # no hand-written gradient
-        if grad != cfg.train.grad:
-            why += f"; gradients by autograd (model.name = {cfg.model.name!r} has no hand-written vjp)"
-        engine = NetworkEngine(model, params0, data, loss, make_optimizer(cfg.optim, eta),
-                               alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=grad,
-                               batch_size=cfg.optim.batch_size, generator=gen)
-    return {"data": data, "model": model, "engine": engine, "params0": params0, "probes": probes, "loss": loss, "eta": eta,
-            "device": device, "dtype": dtype, "engine_name": engine_name, "engine_reason": why}
+    from grokscope.engines.registry import EngineInputs, choose_engine
+    spec, why = choose_engine(cfg)
+    engine = spec.build(EngineInputs(cfg, data, model, params0, loss, eta,
+                                     torch.Generator().manual_seed(cfg.train.seed)))
+    engine_name = spec.name
+    if getattr(engine, "grad_mode", cfg.train.grad) != cfg.train.grad:
+        why += f"; gradients by autograd (model.name = {cfg.model.name!r} has no hand-written vjp)"
+    return Built(data, model, engine, params0, tuple(probes), loss, eta, device, dtype, engine_name, why)
 
 
 def _check_outputs(cfg: Config, model: Any, params: dict[str, torch.Tensor], data: Any) -> None:
@@ -128,7 +129,7 @@ def _check_outputs(cfg: Config, model: Any, params: dict[str, torch.Tensor], dat
     elif out != y:
         raise ConfigError(f"model.name = {cfg.model.name!r}: outputs {out or 'a scalar'} per sample, but task "
                           f"{cfg.task.name!r} has targets of shape {y or 'scalar'} per sample"
-                          + ("; use model.name = mlp for vector targets" if cfg.model.name == "committee" else ""))
+                          + ("; use model.name = mlp for vector targets" if supports(cfg.model, "scalar_output") else ""))
 
 
 def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: torch.device):

@@ -35,13 +35,13 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
     b = build(cfg)  # every bad input fails here, before the directory is touched
-    engine = b["engine"]
+    engine = b.engine
     rs = RunState(cfg, path, label, b, t_start)
     bar = None
     if cfg.train.progress and not quiet:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
-    check_every = 1 if b["device"].type == "cpu" else 100
+    check_every = 1 if b.device.type == "cpu" else 100
     last_flush = time.perf_counter()
     step = 0
     status, reason = "completed", None

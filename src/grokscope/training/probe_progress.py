@@ -28,10 +28,11 @@ METRICS = ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss"
 
 def supports(cfg: Any) -> str | None:
     """None if a config has what the measures need, else the reason."""
-    t = cfg.task
-    if t.name != "modular" or t.op != "add":
+    from grokscope.models.registry import supports as model_supports
+    from grokscope.tasks.base import task_supports
+    if not task_supports(cfg.task, "modular_addition"):
         return "needs task.name = modular with op = add (the Fourier algorithm of a + b)"
-    if cfg.model.name not in ("transformer", "mlp") or (cfg.model.name == "mlp" and not cfg.model.hidden):
+    if not model_supports(cfg.model, "progress"):
         return "needs model.name = transformer (its token embedding W_E) or an mlp with a hidden layer"
     return None
 

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from grokscope.config import Config, ConfigError
+from grokscope.models.registry import supports as model_supports
 from grokscope.numerics.losses import accuracy
-from grokscope.tasks.base import Dataset
+from grokscope.tasks.base import Dataset, task_supports
 
 
 @dataclass
@@ -47,26 +48,25 @@ def _always(cfg: Config) -> str | None:
 
 def _quadratic_form(cfg: Config) -> str | None:
     m, t = cfg.model, cfg.task
-    if m.name != "committee" or not (m.phi == "quadratic" or (m.phi == "hermite" and m.k == 2)):
+    if not model_supports(m, "quadratic_form"):
         return ("needs a predictor that is a quadratic form of x: the committee model with "
                 "phi = quadratic (or hermite with k = 2)")
-    if t.name != "polynomial":
+    if not task_supports(t, "quadratic_target"):
+        if task_supports(t, "scalar_regression"):  # a Gaussian task whose y came from files
+            return "needs a known target: give task.files.beta along with y files, or let grokscope make y"
         return "needs Gaussian inputs and a polynomial target (task.name = polynomial)"
-    f = t.files
-    if (f.y_train or f.y_test) and not f.beta:
-        return "needs a known target: give task.files.beta along with y files, or let grokscope make y"
     return None
 
 
 def _classification(cfg: Config) -> str | None:
-    if cfg.task.name in ("polynomial", "teacher", "eigen"):
+    if task_supports(cfg.task, "regression"):
         return (f"needs a classification task (task.name = {cfg.task.name!r} is a regression; the teacher "
                 "task has the thresholded accuracy probe instead)")
     return None
 
 
 def _teacher(cfg: Config) -> str | None:
-    return None if cfg.task.name == "teacher" else "needs the teacher–student task (task.name = teacher)"
+    return None if task_supports(cfg.task, "threshold_accuracy") else "needs the teacher–student task (task.name = teacher)"
 
 
 def _threshold_accuracy(ctx: ProbeContext) -> dict[str, float]:
@@ -227,16 +227,16 @@ def _logits(cfg: Config) -> str | None:
 
 
 def _has_ntk(cfg: Config) -> str | None:
-    if cfg.model.name == "transformer":
+    if model_supports(cfg.model, "param_twin"):
         return ("needs the committee model: the per-run NTK probes, K₀ baseline and twin are not wired for "
                 "(P, K) class outputs yet; the transformer's NTK is available directly from "
                 "grokscope.diagnostics.ntk.ntk(model, params, X, alpha=...) (generic torch.func path)")
-    return None if cfg.model.name in ("committee", "mlp") else "needs a model with an NTK path"
+    return None if model_supports(cfg.model, "ntk") else "needs a model with an NTK path"
 
 
 def _has_twin(cfg: Config) -> str | None:
     """The transformer's twin is the parameter-space one (generic JVP/VJP at θ₀, any loss/optimiser)."""
-    return None if cfg.model.name == "transformer" else _has_ntk(cfg)
+    return None if model_supports(cfg.model, "param_twin") else _has_ntk(cfg)
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in [

@@ -18,6 +18,7 @@ from grokscope import __version__
 from grokscope.config import Config
 from grokscope.diagnostics.events import grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
+from grokscope.models.registry import supports
 from grokscope.store import Run, RunWriter, load_run, run_id
 from grokscope.training.probes import ProbeContext, initial_kernel, probe_steps
 from grokscope.training.schedule import log_schedule
@@ -37,11 +38,11 @@ class RunState:
     def __init__(self, cfg: Config, path: Path, label: str | None, b: dict[str, Any], t_start: float):
         from grokscope.training.stopping import EventWatch
         self.cfg, self.path, self.label, self.b, self.t_start = cfg, path, label, b, t_start
-        engine, data, loss, probes = b["engine"], b["data"], b["loss"], b["probes"]
-        self.ctx = ctx = ProbeContext(engine, data, loss, model=b["model"])
+        engine, data, loss, probes = b.engine, b.data, b.loss, b.probes
+        self.ctx = ctx = ProbeContext(engine, data, loss, model=b.model)
         names = {p.name for p in probes}
         extra: dict[str, Any] = {}
-        if names & {"ntk", "ntk_spectrum"} or ("twin" in names and cfg.model.name == "committee"):
+        if names & {"ntk", "ntk_spectrum"} or ("twin" in names and supports(cfg.model, "kernel_twin")):
             t0 = time.perf_counter()
             K0 = initial_kernel(ctx)
             f0 = (engine.outputs("train"), engine.outputs("test"))
@@ -61,7 +62,7 @@ class RunState:
             # other models get the parameter-space twin
             blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
                       if "K0" in ctx.cache and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
-            ctx.twin = make_twin(b["model"], b["params0"], data, cfg.train.loss, cfg.optim, b["eta"],
+            ctx.twin = make_twin(b.model, b.params0, data, cfg.train.loss, cfg.optim, b.eta,
                                  cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
                                  batch_size=cfg.optim.batch_size,
                                  generator=torch.Generator().manual_seed(cfg.train.seed))
@@ -78,8 +79,8 @@ class RunState:
         self.probe_s = {p.name: 0.0 for p in probes}
         self.summary: dict[str, Any] = {
             "status": "running", "run_id": run_id(cfg), "label": label,
-            "engine": {"name": b["engine_name"], "reason": b["engine_reason"]},
-            "eta": b["eta"], "device": str(b["device"]), "dtype": cfg.train.dtype, "versions": _versions(),
+            "engine": {"name": b.engine_name, "reason": b.engine_reason},
+            "eta": b.eta, "device": str(b.device), "dtype": cfg.train.dtype, "versions": _versions(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
         }
         self.watch = EventWatch(cfg)

@@ -16,7 +16,9 @@ from typing import Any
 import torch
 
 from grokscope.config import Config
+from grokscope.models.registry import supports
 from grokscope.numerics.scaling import learning_rate
+from grokscope.tasks.base import task_supports
 from grokscope.theory.closed import rate, stats_from_weights
 from grokscope.theory.kernel_limit import (
     KernelGD,
@@ -35,12 +37,11 @@ EXACT_MAX_P = 4000  # above this the O(P³) exact kernel numbers are skipped
 def _applicable(cfg: Config) -> list[str]:
     why = []
     m = cfg.model
-    if cfg.task.name != "polynomial":
-        why.append(f"task.name = {cfg.task.name!r}: needs the polynomial task")
-    if m.name != "committee" or m.phi != "quadratic":
-        why.append(f"model.phi = {m.phi!r}: needs the quadratic committee (phi = quadratic)")
-    if m.readouts != "fixed" or m.readout_init != "ones":
-        why.append("model.readouts/readout_init: needs fixed unit readouts")
+    if not task_supports(cfg.task, "quadratic_target"):
+        why.append(f"task.name = {cfg.task.name!r}: needs the polynomial task (Gaussian inputs, known target)")
+    if not supports(m, "reduced"):
+        why.append(f"model.name = {m.name!r}: needs the committee with a quadratic φ (phi = quadratic, or "
+                   "hermite with k = 2) and readouts fixed to 1")
     if cfg.optim.name != "gd" or cfg.optim.weight_decay:
         why.append(f"optim.name = {cfg.optim.name!r}: time scales assume full-batch GD without weight decay")
     if cfg.train.loss != "mse":
@@ -106,7 +107,7 @@ def theory_report(cfg: Config, exact: bool = True) -> dict[str, Any]:
     numbers (skipped for P > 4000). All times are in GD steps."""
     from grokscope.tasks.base import TASKS
     t, m, sc = cfg.task, cfg.model, cfg.scaling
-    if t.name != "polynomial" or m.name != "committee":
+    if not (task_supports(t, "scalar_regression") and supports(m, "committee_theory")):
         from grokscope.config import ConfigError
         raise ConfigError(f"theory: task.name = {t.name!r}, model.name = {m.name!r}: the paper's theory covers "
                           "the committee machine on the polynomial task only")
@@ -118,7 +119,7 @@ def theory_report(cfg: Config, exact: bool = True) -> dict[str, Any]:
     rank = D + D * (D + 1) // 2
     out["window"] = {"P_over_D": P / D, "P_over_D2": P / D**2, "kernel_modes": rank, "P_over_modes": P / rank,
                      "one_over_lambda_traceless": D**2 / (2 * eps**2) if eps else math.inf}
-    if t.name != "polynomial":
+    if not task_supports(t, "quadratic_target"):
         return out
     data = TASKS[t.name](t)
     if data.target is None:

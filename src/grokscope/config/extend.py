@@ -1,0 +1,30 @@
+"""Extending the config schema: a new task or model family registers its section class here (from its
+own file, through ``tasks.base.register_task`` / ``models.registry.register_model``), and the ``task``
+and ``model`` unions of :class:`~grokscope.config.core.Config` are rebuilt to accept its ``name``."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from grokscope.config import core, sections
+from grokscope.config.sections import MODEL_SECTIONS, TASK_SECTIONS, ConfigError
+
+_KINDS = {"task": TASK_SECTIONS, "model": MODEL_SECTIONS}
+
+
+def register_section(kind: str, name: str, section: type[Any]) -> None:
+    """Accept ``{kind}.name = name`` with the fields of ``section`` (a ``_Section`` subclass whose
+    ``name`` field is ``Literal[name]``). Registering the same class again is a no-op."""
+    table = _KINDS.get(kind)
+    if table is None:
+        raise ValueError(f"register_section: kind = {kind!r}; allowed are task, model")
+    if table.get(name) is section:
+        return
+    if name in table:
+        raise ConfigError(f"{kind}.name = {name!r} is already registered by {table[name].__name__}")
+    table[name] = section
+    union = sections._by_name(table)
+    old = core.Config.model_fields[kind]
+    core.Config.model_fields[kind] = FieldInfo.from_annotated_attribute(union, old.default)
+    core.Config.model_rebuild(force=True)
