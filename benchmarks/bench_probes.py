@@ -28,8 +28,9 @@ from grokscope.config import load_config
 from grokscope.config.presets import get_preset
 from grokscope.diagnostics import kernels as kr
 from grokscope.training.build import build
+from grokscope.training.probe_cache import initial_kernel
 from grokscope.training.probe_kernels import kernel_misalignment
-from grokscope.training.probes import PROBES, initial_kernel, kernel_labels
+from grokscope.training.probes import PROBES, kernel_labels
 from grokscope.training.record import RunState
 
 
@@ -51,13 +52,13 @@ def main() -> None:
     for _ in range(300):
         eng.step()
         rs.step_twin()
-    X, y, K0 = ctx.data.X_test, kernel_labels(ctx.data), initial_kernel(ctx)["test"]
+    X, y, K0 = ctx.data.X_test, kernel_labels(ctx.data), initial_kernel(ctx).test
     n, D, m = X.shape[0], X.shape[1], eng.U.shape[1]
     state = {"step": 10**6, "K_last": eng.ntk(X)}
 
     def fresh_step() -> None:
         state["step"] += 1
-        ctx.cache["step"] = state["step"]
+        ctx.cache.step = state["step"]
 
     def direct() -> None:
         fresh_step()

@@ -126,8 +126,8 @@ def test_progress_probe_on_the_modular_mlp(tmp_path, loss):
     from grokscope.numerics.losses import MSE, CrossEntropy
     from grokscope.tasks.modular import encode
     from grokscope.training.build import build
+    from grokscope.training.probe_cache import ProbeContext
     from grokscope.training.probe_progress import progress_metrics
-    from grokscope.training.probes import ProbeContext
     p, alpha = 11, 1.7
     cfg = load_config(get_preset("fig2"), {"task.p": p, "model.hidden": [12], "scaling.alpha": alpha,
                                            "optim.lr": 50.0, "train.loss": loss, "train.steps": 20,
@@ -164,8 +164,8 @@ def test_kernel_misalignment_probe_matches_direct_ntk(tmp_path):
 
     from grokscope.diagnostics.ntk import ntk
     from grokscope.training.build import build
+    from grokscope.training.probe_cache import ProbeContext
     from grokscope.training.probe_kernels import kernel_misalignment
-    from grokscope.training.probes import ProbeContext
     A = torch.tensor([[2.0, 1.0], [1.0, 3.0]])
     assert kernel_misalignment(7.5 * A, A) == pytest.approx(0.0, abs=1e-15)
     B = torch.tensor([[1.0, 0.0], [0.0, -1.0]])
@@ -175,12 +175,12 @@ def test_kernel_misalignment_probe_matches_direct_ntk(tmp_path):
     b = build(cfg)
     eng, data, model = b.engine, b.data, b.model
     ctx = ProbeContext(eng, data, b.loss, model=model)
-    ctx.cache["step"] = 0
+    ctx.cache.step = 0
     from grokscope.training.probe_kernels import probe
     assert probe(ctx)["kernel_misalignment"] == pytest.approx(0.0, abs=1e-12)
     for _ in range(25):
         eng.step()
-    ctx.cache["step"] = 25
+    ctx.cache.step = 25
     got = probe(ctx)["kernel_misalignment"]
     K0, Kt = (ntk(model, th, data.X_test, alpha=1.0) for th in (eng.params0, eng.params))
     want = 1 - float((K0 * Kt).sum() / (K0.norm() * Kt.norm()))

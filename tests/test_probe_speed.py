@@ -12,8 +12,9 @@ from conftest import small_config
 from grokscope.diagnostics import kernels as kr
 from grokscope.diagnostics import ntk_row
 from grokscope.theory.sufficient import decomposition, population_loss
+from grokscope.training.probe_cache import initial_kernel
 from grokscope.training.probe_kernels import kernel_misalignment
-from grokscope.training.probes import PROBES, initial_kernel, kernel_labels
+from grokscope.training.probes import PROBES, kernel_labels
 
 F64 = torch.float64
 TOL = 1e-12
@@ -83,14 +84,14 @@ def test_ntk_and_kernel_alignment_probes_match_the_direct_computation(tmp_path):
     X, y = ctx.data.X_test, kernel_labels(ctx.data)
     # the probes' K₀ is the test block of one kernel over train + test: the test kernel up to the
     # rounding of products of another shape (bitwise on an Intel machine, 1e-16 relative on an AMD one)
-    K0 = initial_kernel(ctx)["test"]
+    K0 = initial_kernel(ctx).test
     assert float((K0 - eng.ntk(X)).abs().max()) <= 1e-14 * float(K0.abs().max())
     prev, step = None, 0
     for target in (0, 3, 7):
         while step < target:
             eng.step()
             step += 1
-        ctx.cache["step"] = step
+        ctx.cache.step = step
         got = PROBES["ntk"].fn(ctx) | PROBES["kernel_alignment"].fn(ctx)
         K = eng.ntk(X)
         want = _direct(K, y) | {"kernel_distance": float(kr.kernel_distance(K, K0)),
@@ -115,10 +116,10 @@ def test_kernel_alignment_probe_alone_uses_the_direct_path(tmp_path):
     ctx, eng, _ = _reduced_ctx(tmp_path)
     for _ in range(4):
         eng.step()
-    ctx.cache["step"] = 4
-    K, K0 = eng.ntk(ctx.data.X_test), initial_kernel(ctx)["test"]
+    ctx.cache.step = 4
+    K, K0 = eng.ntk(ctx.data.X_test), initial_kernel(ctx).test
     got = PROBES["kernel_alignment"].fn(ctx)["kernel_misalignment"]
-    assert "ntk_norms" not in ctx.cache
+    assert ctx.cache.ntk_row is None
     assert got == kernel_misalignment(K, K0) and got > 0
 
 
@@ -130,7 +131,7 @@ def test_exact_and_decomposition_share_one_evaluation_per_step(tmp_path, monkeyp
         while step < target_step:
             eng.step()
             step += 1
-        ctx.cache["step"] = step
+        ctx.cache.step = step
         form = eng.quadratic_form()
         want_terms = decomposition(*form, target)
         exact = PROBES["exact_loss"].fn(ctx)["test_loss_exact"]
@@ -142,11 +143,11 @@ def test_exact_and_decomposition_share_one_evaluation_per_step(tmp_path, monkeyp
     orig = eng.quadratic_form
     monkeypatch.setattr(eng, "quadratic_form", lambda: calls.append(1) or orig())
     eng.step()
-    ctx.cache["step"] = 99
+    ctx.cache.step = 99
     PROBES["exact_loss"].fn(ctx), PROBES["decomposition"].fn(ctx)
     assert len(calls) == 1
     # no step in the cache (a caller outside RunState): always recomputed, never stale
-    del ctx.cache["step"]
+    ctx.cache.step = None
     before = PROBES["exact_loss"].fn(ctx)["test_loss_exact"]
     eng.step()
     assert PROBES["exact_loss"].fn(ctx)["test_loss_exact"] != before
@@ -188,10 +189,10 @@ def test_float32_run_probes_match_the_float64_reading_of_its_kernel(tmp_path):
     b = build(cfg)
     ctx, eng = RunState(cfg, Path(tmp_path) / "run", None, b, 0.0).ctx, b.engine
     X, y = ctx.data.X_test, kernel_labels(ctx.data).double()
-    K0 = initial_kernel(ctx)["test"].double()
+    K0 = initial_kernel(ctx).test.double()
     for step in range(4):
         eng.step()
-    ctx.cache["step"] = 4
+    ctx.cache.step = 4
     got = PROBES["ntk"].fn(ctx) | PROBES["kernel_alignment"].fn(ctx)
     K = eng.ntk(X)
     assert K.dtype == torch.float32

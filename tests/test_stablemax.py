@@ -207,7 +207,8 @@ def test_zero_loss_fraction_in_working_precision():
 def test_softmax_collapse_probe_on_constructed_engine():
     from types import SimpleNamespace
 
-    from grokscope.training.probes import PROBES, ProbeContext
+    from grokscope.training.probe_cache import ProbeContext
+    from grokscope.training.probes import PROBES
     y = torch.zeros(ROWS.shape[0], dtype=torch.long)
     engine = SimpleNamespace(outputs=lambda split: ROWS)
     data = SimpleNamespace(y_train=y)

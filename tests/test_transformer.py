@@ -236,8 +236,8 @@ def test_progress_probe_matches_direct_measures(tmp_path):
     functions applied to an independent forward pass over all p² pairs, to 1e-12 (float64)."""
     from grokscope.diagnostics import progress as pg
     from grokscope.tasks.modular import encode
+    from grokscope.training.probe_cache import ProbeContext
     from grokscope.training.probe_progress import progress_metrics
-    from grokscope.training.probes import ProbeContext
     cfg = _run_cfg(tmp_path, **{"scaling.alpha": 0.5})
     b = build(cfg)
     eng, data, model = b.engine, b.data, b.model

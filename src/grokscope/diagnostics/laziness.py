@@ -15,10 +15,11 @@ import pandas as pd
 from grokscope.diagnostics.kernels import kernel_regression
 
 
-def k0_baseline(K0: dict[str, Any], f0_train: Any, f0_test: Any, y_train: Any, y_test: Any,
+def k0_baseline(K_train: Any, K_test_train: Any, f0_train: Any, f0_test: Any, y_train: Any, y_test: Any,
                 ridge: float = 0.0) -> dict[str, Any]:
-    """Train/test MSE of kernel regression with K₀; condition number; warning if ill-conditioned."""
-    fit = kernel_regression(K0["train"], K0["test_train"], y_train - f0_train, y_test - f0_test, ridge=ridge)
+    """Train/test MSE of kernel regression with K₀ (train block (P, P), test×train block (P_test, P))
+    on y − f̃₀; condition number; a warning if ill-conditioned."""
+    fit = kernel_regression(K_train, K_test_train, y_train - f0_train, y_test - f0_test, ridge=ridge)
     out = {"train_mse": float(fit.train_mse), "test_mse": float(fit.test_mse), "cond": float(fit.cond),
            "method": fit.method, "ridge": ridge, "ill_conditioned": bool(fit.ill_conditioned)}
     if fit.warning:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from grokscope.training.probe_cache import K0_test64, test_kernel64
+
 
 def kernel_misalignment(K_t: Tensor, K_0: Tensor) -> float:
     """1 − ⟨K₀, K_t⟩_F / (‖K₀‖_F ‖K_t‖_F) = ½‖K_t/‖K_t‖ − K₀/‖K₀‖‖_F² for two (n, n) kernels, in float64.
@@ -33,9 +35,8 @@ def probe(ctx) -> dict[str, float]:
     """The ``kernel_alignment`` probe: misalignment of the current test-set NTK with K₀. After an ntk
     row of the same step, from its ‖K_t − K₀‖, ‖K_t‖, ‖K₀‖ (:func:`from_norms`, no pass over K);
     otherwise :func:`kernel_misalignment` directly."""
-    from grokscope.training.probes import _K0_test64, _test_kernel64
-    K_t = _test_kernel64(ctx)
-    hit = ctx.cache.get("ntk_norms")
-    if hit is not None and hit[0] == ctx.cache.get("step") and hit[1] is K_t:
-        return {"kernel_misalignment": from_norms(hit[4], hit[2], hit[3])}
-    return {"kernel_misalignment": kernel_misalignment(K_t, _K0_test64(ctx))}
+    K_t = test_kernel64(ctx)
+    row = ctx.cache.ntk_row
+    if row is not None and row.step == ctx.cache.step and row.K is K_t:
+        return {"kernel_misalignment": from_norms(row.dist0, row.norm, row.norm0)}
+    return {"kernel_misalignment": kernel_misalignment(K_t, K0_test64(ctx))}

@@ -47,7 +47,7 @@ def embedding(params: dict[str, torch.Tensor], p: int) -> torch.Tensor:
 
 def _grid(ctx: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(row index of each train pair, of each test pair, labels (p²,), train mask (p²,)), cached."""
-    if "progress_grid" not in ctx.cache:
+    if ctx.cache.progress_grid is None:
         d = ctx.data
         p = d.meta["p"]
         dev = d.y_train.device
@@ -61,8 +61,8 @@ def _grid(ctx: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Ten
         y[i_tr], y[i_te] = lab(d.y_train), lab(d.y_test)
         mask = torch.zeros(p * p, dtype=torch.bool, device=dev)
         mask[i_tr] = True
-        ctx.cache["progress_grid"] = (i_tr, i_te, y, mask)
-    return ctx.cache["progress_grid"]
+        ctx.cache.progress_grid = (i_tr, i_te, y, mask)
+    return ctx.cache.progress_grid
 
 
 def all_pair_outputs(ctx: Any) -> torch.Tensor:

@@ -6,8 +6,7 @@ unsupported probe fails at config time with a message saying which models suppor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,19 +15,15 @@ from grokscope.config import Config, ConfigError
 from grokscope.models.registry import supports as model_supports
 from grokscope.numerics.losses import accuracy
 from grokscope.tasks.base import Dataset, task_supports
-
-
-@dataclass
-class ProbeContext:
-    """What probes read: the engine, the data, the loss, and a cache for things computed once
-    (e.g. the initial kernel K₀). Probes never mutate the engine."""
-
-    engine: Any
-    data: Dataset
-    loss: Any
-    model: Any = None
-    twin: Any = None
-    cache: dict[str, Any] = field(default_factory=dict)
+from grokscope.training.probe_cache import (
+    AtStep,
+    K0_test64,
+    K0_test_norm,
+    NtkRow,
+    ProbeContext,
+    test_kernel,
+    test_kernel64,
+)
 
 
 @dataclass(frozen=True)
@@ -92,11 +87,10 @@ def _terms(ctx: ProbeContext) -> dict[str, torch.Tensor]:
     """The eq. 6 decomposition of the current quadratic form, computed once per probe step and shared
     by exact_loss (their sum, as :func:`population_loss` adds them) and decomposition."""
     from grokscope.theory.sufficient import decomposition
-    step = ctx.cache.get("step")
-    hit = ctx.cache.get("decomp")
-    if step is None or hit is None or hit[0] != step:
-        hit = ctx.cache["decomp"] = (step, decomposition(*ctx.engine.quadratic_form(), ctx.data.target))
-    return hit[1]
+    step, hit = ctx.cache.step, ctx.cache.decomp
+    if step is None or hit is None or hit.step != step:
+        hit = ctx.cache.decomp = AtStep(step, decomposition(*ctx.engine.quadratic_form(), ctx.data.target))
+    return hit.value
 
 
 def _exact(ctx: ProbeContext) -> dict[str, float]:
@@ -117,17 +111,6 @@ def _weights(ctx: ProbeContext) -> dict[str, float]:
     return {"weight_norm": ctx.engine.weight_norm(), "param_change": ctx.engine.param_change()}
 
 
-def initial_kernel(ctx: ProbeContext) -> dict[str, Any]:
-    """K₀ blocks (train, test×train, test) at θ₀, computed once per run and cached."""
-    if "K0" not in ctx.cache:
-        d = ctx.data
-        K = ctx.engine.ntk(torch.cat([d.X_train, d.X_test]))
-        P = d.P
-        ctx.cache["K0"] = {"train": K[:P, :P].clone(), "test_train": K[P:, :P].clone(),
-                           "test": K[P:, P:].clone()}
-    return ctx.cache["K0"]
-
-
 def kernel_labels(data: Dataset, split: str = "test") -> torch.Tensor:
     """Targets as kernels see them: float targets as they are, integer class labels one-hot (n, classes)."""
     y = data.y_test if split == "test" else data.y_train
@@ -142,60 +125,23 @@ def _ntk(ctx: ProbeContext) -> dict[str, float | None]:
     row's ‖K‖ reused; ‖K‖, ‖K₀‖ and ‖K − K₀‖ left in the cache for the kernel_alignment probe.
     Everything on the float64 test kernel, whatever the run's dtype (:func:`_test_kernel64`)."""
     from grokscope.diagnostics.ntk_row import alignments, diff_norms
-    K0 = _K0_test64(ctx)
-    K = _test_kernel64(ctx)
-    step = ctx.cache["step"]
-    nK, nK0 = torch.linalg.matrix_norm(K), _K0_test_norm(ctx)
+    K0 = K0_test64(ctx)
+    K = test_kernel64(ctx)
+    step = ctx.cache.step
+    nK, nK0 = torch.linalg.matrix_norm(K), K0_test_norm(ctx)
     out = {k: float(v) for k, v in alignments(K, kernel_labels(ctx.data).to(K.dtype), nK).items()}
-    last = ctx.cache.get("ntk_last")
-    moved = last is not None and step > last[0]
-    d = diff_norms(K, [K0, last[1]] if moved else [K0])   # ‖K − K₀‖ (and ‖K − K_last‖), one read of K
+    last = ctx.cache.ntk_row
+    moved = last is not None and step > last.step
+    d = diff_norms(K, [K0, last.K] if moved else [K0])   # ‖K − K₀‖ (and ‖K − K_last‖), one read of K
     out["kernel_distance"] = float(d[0] / nK0)
-    out["kernel_velocity"] = float(d[1] / (last[2] * (step - last[0]))) if moved else None
-    ctx.cache["ntk_last"] = (step, K, nK)
-    ctx.cache["ntk_norms"] = (step, K, nK, nK0, d[0])
+    out["kernel_velocity"] = float(d[1] / (last.norm * (step - last.step))) if moved else None
+    ctx.cache.ntk_row = NtkRow(step, K, nK, nK0, d[0])
     return out
-
-
-def _K0_test64(ctx: ProbeContext) -> torch.Tensor:
-    """K₀ on the test set in float64, converted once."""
-    if "K0_test64" not in ctx.cache:
-        ctx.cache["K0_test64"] = initial_kernel(ctx)["test"].to(torch.float64)
-    return ctx.cache["K0_test64"]
-
-
-def _K0_test_norm(ctx: ProbeContext) -> torch.Tensor:
-    """‖K₀‖_F on the test set (float64), computed once."""
-    if "K0_test_norm" not in ctx.cache:
-        ctx.cache["K0_test_norm"] = torch.linalg.matrix_norm(_K0_test64(ctx))
-    return ctx.cache["K0_test_norm"]
-
-
-def _test_kernel(ctx: ProbeContext) -> torch.Tensor:
-    """The current test-set NTK in the run's dtype, computed once per probe step and shared by the NTK probes."""
-    hit = ctx.cache.get("K_test")
-    if hit is None or hit[0] != ctx.cache["step"]:
-        hit = ctx.cache["K_test"] = (ctx.cache["step"], ctx.engine.ntk(ctx.data.X_test))
-    return hit[1]
-
-
-def _test_kernel64(ctx: ProbeContext) -> torch.Tensor:
-    """:func:`_test_kernel` in float64 (one conversion per step for float32 runs). The read-outs of a
-    float32 kernel then take the float64 one-matvec paths: about 3× faster than the direct float32
-    functions, and exact in the kernel's entries instead of float32-rounded (the spectrum stays in the
-    run's dtype: its eigh would cost twice as much in float64)."""
-    K = _test_kernel(ctx)
-    if K.dtype == torch.float64:
-        return K
-    hit = ctx.cache.get("K_test64")
-    if hit is None or hit[0] is not K:
-        hit = ctx.cache["K_test64"] = (K, K.to(torch.float64))
-    return hit[1]
 
 
 def _ntk_spectrum(ctx: ProbeContext) -> dict[str, float]:
     from grokscope.diagnostics import kernels as kr
-    K = _test_kernel(ctx)
+    K = test_kernel(ctx)
     n = K.shape[0]
     eig = kr.eigh_desc(K)
     power = kr.label_power(K, kernel_labels(ctx.data), [min(k, n) for k in (1, 10, 100)], eig=eig)

@@ -20,7 +20,8 @@ from grokscope.diagnostics.events import grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
 from grokscope.models.registry import supports
 from grokscope.store import Run, RunWriter, load_run, run_id
-from grokscope.training.probes import ProbeContext, initial_kernel, probe_steps
+from grokscope.training.probe_cache import ProbeContext, initial_kernel
+from grokscope.training.probes import probe_steps
 from grokscope.training.schedule import log_schedule
 
 
@@ -47,7 +48,8 @@ class RunState:
             K0 = initial_kernel(ctx)
             f0 = (engine.outputs("train"), engine.outputs("test"))
             if cfg.train.loss == "mse":
-                extra["k0"] = k0_baseline(K0, f0[0], f0[1], data.y_train, data.y_test, cfg.events.k0_ridge)
+                extra["k0"] = k0_baseline(K0.train, K0.test_train, f0[0], f0[1], data.y_train, data.y_test,
+                                          cfg.events.k0_ridge)
                 extra["k0"]["seconds"] = time.perf_counter() - t0
             else:  # kernel regression is the lazy limit of the squared loss only
                 extra["k0"] = {"skipped": f"train.loss = {cfg.train.loss!r}: the K₀ regression baseline "
@@ -60,8 +62,8 @@ class RunState:
             from grokscope.engines.linearised import make_twin
             # the function-space closed form needs scalar-output kernel blocks (the committee's K₀);
             # other models get the parameter-space twin
-            blocks = ((ctx.cache["K0"]["train"], ctx.cache["K0"]["test_train"])
-                      if "K0" in ctx.cache and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
+            blocks = ((ctx.cache.K0.train, ctx.cache.K0.test_train)
+                      if ctx.cache.K0 is not None and data.y_train.ndim == 1 else None)  # (P, K): K₀ is the output trace
             ctx.twin = make_twin(b.model, b.params0, data, cfg.train.loss, cfg.optim, b.eta,
                                  cfg.scaling.alpha, cfg.scaling.centre, kernel_blocks=blocks,
                                  batch_size=cfg.optim.batch_size,
@@ -95,7 +97,7 @@ class RunState:
         """Log the row of ``step``; (status, reason) when the run must stop here (a non-finite
         metric: diverged; events settled under ``train.early_stop``: completed), else None."""
         row: dict[str, Any] = {"step": step}
-        self.ctx.cache["step"] = step
+        self.ctx.cache.step = step
         for p in self.probes:
             if step in self.when[p.name]:
                 t0 = time.perf_counter()
@@ -133,7 +135,7 @@ class RunState:
         if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
             try:  # record the state where the run stopped, so nothing reached is lost
                 row = {"step": step}
-                self.ctx.cache["step"] = step
+                self.ctx.cache.step = step
                 for p in self.probes:
                     row.update(p.fn(self.ctx))
                 rows.append(row)
