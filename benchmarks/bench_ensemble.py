@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import best_time, report
 
 from grokscope.config import load_config
-from grokscope.training.batched import _ensemble
+from grokscope.training.batched import ensemble_of
 from grokscope.training.build import build
 
 SIZES = {"fig1": (100, 550, 500), "tour": (20, 100, 50)}  # (D, P, N); tour: the README's quick run
@@ -56,7 +56,7 @@ def _sync(device: str):
 def bench(E: int, engine: str, device: str, rounds: int, size: str = "fig1") -> dict:
     cfgs = configs(E, engine, device, size)
     bs = [build(c) for c in cfgs]
-    ens = _ensemble(bs, cfgs[0])
+    ens = ensemble_of(bs, cfgs[0])
     singles = [build(c).engine for c in cfgs[:4]]  # the loop's per-member cost: same for every member
     sync = _sync(device)
     a = torch.randn(1024, 1024, dtype=torch.float64, device=device)
@@ -103,8 +103,7 @@ def end_to_end(E: int, steps: int, out: Path, probes: Any = "auto") -> dict:
     import shutil
     import time
 
-    from grokscope.training.batched import run_batched
-    from grokscope.training.loop import run
+    from grokscope.api import run, run_batched
     cfgs = [c.replace(**{"train.steps": steps, "output.plots": False, "train.engine": "auto", "probes.names": probes})
             for c in configs(E, "network", "cpu", "tour")]
     shutil.rmtree(out, ignore_errors=True)

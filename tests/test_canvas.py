@@ -7,7 +7,7 @@ import io
 import pytest
 from conftest import small_config
 
-from grokscope.training.loop import run
+from grokscope.api import run
 from grokscope.views.canvas import DPI, FIGSIZE, MIN_AXES, PAD_IN, Canvas, shared_canvas
 from grokscope.views.plots import run_panels
 

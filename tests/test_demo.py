@@ -6,10 +6,10 @@ import pytest
 import torch
 from conftest import small_config
 
+from grokscope.api import run
 from grokscope.cli import main, make_parser
 from grokscope.config import load_config
 from grokscope.engines.linearised import ClosedFormTwin
-from grokscope.training.loop import run
 
 
 def test_demo_defaults_float32_one_thread_and_overrides(capsys):

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch.func import jacrev
 
+from grokscope.api import run
 from grokscope.config import ConfigError, load_config
 from grokscope.config.presets import get_preset
 from grokscope.tasks.eigen import eigen_labels
 from grokscope.training.build import build
-from grokscope.training.loop import run
 
 
 def _cfg(tmp_path, **over):

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import small_config
 
+from grokscope.api import run
 from grokscope.cli import main
 from grokscope.config import ConfigError
 from grokscope.training.build import build
 from grokscope.training.exporters import export_run, require
-from grokscope.training.loop import run
 
 COLS = ("train_loss", "test_loss", "ntk_alignment")
 

@@ -126,7 +126,7 @@ def test_mnist1d():
 def _digits_run(tmp_path, alpha):
     """Reduced digits run (NOT the fig6a preset: centred output, standard Kaiming init, no forward
     normalisation), where a few hundred AdamW steps already separate lazy from rich."""
-    from grokscope.training.loop import run
+    from grokscope.api import run
     cfg = load_config({
         "task": {"name": "images", "n_train": 150, "n_test": 200},
         "model": {"name": "mlp", "hidden": [40, 40, 40], "init": "kaiming", "norm": "none"},
@@ -150,8 +150,8 @@ def test_alpha_lazy_vs_rich_on_digits(tmp_path):
 def test_fig6a_preset_small_end_to_end(tmp_path):
     """The fig6a preset itself at reduced size: every diagnostic runs on the image task."""
     pytest.importorskip("sklearn", reason="scikit-learn (extra 'data') not installed")
+    from grokscope.api import run
     from grokscope.config.presets import get_preset
-    from grokscope.training.loop import run
     cfg = load_config(get_preset("fig6a-small"), {"train.steps": 40, "train.progress": False,
                                                   "output.root": str(tmp_path), "output.plots": True})
     r = run(cfg, tmp_path / "f6")
@@ -180,7 +180,7 @@ def test_output_target_mismatch_fails_before_work(tmp_path):
 def test_cross_entropy_on_labels_end_to_end(tmp_path):
     """Integer labels with cross-entropy: every probe runs (kernels see one-hot labels), K₀ is skipped."""
     pytest.importorskip("sklearn", reason="scikit-learn (extra 'data') not installed")
-    from grokscope.training.loop import run
+    from grokscope.api import run
     cfg = load_config({"task": {"name": "images", "n_train": 30, "n_test": 20},
                        "model": {"name": "mlp", "hidden": [8]}, "optim": {"name": "adam", "lr": 1e-2},
                        "train": {"loss": "cross_entropy", "steps": 20, "progress": False},

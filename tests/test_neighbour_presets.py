@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from grokscope.api import run
 from grokscope.config import load_config
 from grokscope.config.presets import PRESETS, SMALL, get_preset
 from grokscope.sweep.spec import load_spec
-from grokscope.training.loop import run
 
 ROOT = Path(__file__).parents[1]
 

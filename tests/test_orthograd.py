@@ -236,7 +236,7 @@ def test_neighbour_switches_pick_network_engine(key, value):
 def test_run_end_to_end_with_every_switch(tmp_path):
     """A short run with ⊥Adam, decoupled decay, fixed norm, low-rank init and a float32 working precision
     writes a complete run; its linearised twin is trained in parameter space with the same optimiser."""
-    from grokscope.training.loop import run
+    from grokscope.api import run
     over = {**SMALL, "train.steps": 12, "optim.name": "adam", "optim.lr": 0.01, "optim.orthogonal": True,
             "optim.weight_decay": 0.01, "optim.weight_decay_mode": "decoupled", "optim.fixed_norm": "initial",
             "init.rank": 2, "init.scale": 0.5, "train.logits_dtype": "float32", "probes.expensive_points": 2}

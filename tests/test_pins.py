@@ -26,7 +26,7 @@ RTOL = 1e-12 if SAME_MACHINE else 1e-6
 
 def _run(name: str, tmp_path: Path):
     from grokscope import run
-    from grokscope.training.batched import run_batched
+    from grokscope.api import run_batched
     members = META["cases"][name]
     cfgs = [load_config(m["config"], {"output.root": str(tmp_path)}) for m in members]
     if len(cfgs) == 1:

@@ -10,9 +10,9 @@ import torch
 from conftest import small_config
 
 from grokscope import load_run
+from grokscope.api import run
 from grokscope.cli import main
 from grokscope.diagnostics.events import grokking_events
-from grokscope.training.loop import run
 from grokscope.training.schedule import log_schedule
 
 

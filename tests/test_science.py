@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from grokscope.api import run
 from grokscope.config import load_config
-from grokscope.training.loop import run
 
 
 def _events(tmp_path, alpha):

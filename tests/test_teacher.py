@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
+from grokscope.api import run
 from grokscope.config import ConfigError, load_config
 from grokscope.config.presets import get_preset
 from grokscope.tasks.base import TASKS
 from grokscope.tasks.teacher import threshold_accuracy, threshold_key
-from grokscope.training.loop import run
 
 
 def _task(**kw):

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from grokscope.api import run
 from grokscope.config import ConfigError, TransformerModel, load_config
 from grokscope.config.presets import PRESETS, SMALL, get_preset
 from grokscope.diagnostics.ntk import ntk
 from grokscope.models import build_model
 from grokscope.tasks import TASKS
 from grokscope.training.build import build
-from grokscope.training.loop import run
 
 F64 = torch.float64
 

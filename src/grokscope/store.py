@@ -106,7 +106,12 @@ class RunWriter:
         atomic_write_parquet(self.path / "metrics.parquet", pd.DataFrame(rows))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2, default=_json_default))
+        self.save_summary(self.path, summary)
+
+    @staticmethod
+    def save_summary(path: str | os.PathLike[str], summary: dict[str, Any]) -> None:
+        """summary.json of the run directory ``path``, written atomically."""
+        atomic_write_text(Path(path) / "summary.json", json.dumps(summary, indent=2, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
@@ -140,6 +145,12 @@ class Run:
 
 def is_run_dir(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / "config.yaml").is_file()
+
+
+def is_sweep_dir(path: str | os.PathLike[str]) -> bool:
+    """A sweep directory: it holds sweep.yaml (the resolved spec) or results.parquet."""
+    p = Path(path)
+    return (p / "sweep.yaml").is_file() or (p / "results.parquet").is_file()
 
 
 def is_complete(path: str | os.PathLike[str]) -> bool:

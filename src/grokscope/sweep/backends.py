@@ -23,8 +23,8 @@ Item = tuple[dict[str, Any], str, str]  # (resolved config dict, run directory, 
 
 
 def _run_one(cfg: Any, path: Path, label: str) -> dict[str, Any]:
+    from grokscope.api import run
     from grokscope.sweep.results import ERROR_FILE, write_error
-    from grokscope.training.loop import run
     (path / ERROR_FILE).unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
@@ -86,7 +86,7 @@ def execute_pack(items: list[Item], batch: bool = True, threads: int | None = No
     for g in groups:
         if len(g) > 1:
             try:
-                from grokscope.training.batched import run_batched
+                from grokscope.api import run_batched
                 runs = run_batched([cfgs[i] for i in g], [paths[i] for i in g], [labels[i] for i in g])
                 for i, r in zip(g, runs):
                     out[i] = {"path": str(paths[i]), "status": r.status, "error": None}

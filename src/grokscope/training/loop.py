@@ -1,22 +1,170 @@
-"""The training loop: build task, model and engine from a config, step, probe on the log
-schedule, and write the run directory (metrics flushed periodically; summary at the end).
+"""The one training loop. A single run is an ensemble of one: :func:`run` and :func:`run_batched` both
+build their members, wrap the engine(s) in a stepper and call :func:`train`, which probes each member
+on its log schedule and steps every running member at once in tight chunks between probe points.
 
-Divergence (NaN/inf) stops the run and is recorded; Ctrl-C leaves a readable directory whose
-summary says ``interrupted``.
+Divergence (NaN/inf train loss) stops that member and is recorded; Ctrl-C leaves readable directories
+whose summaries say ``interrupted``. In an ensemble a member whose probe or twin fails is recorded as
+``failed`` and stops alone; in a single run that failure ends the run (status ``failed``, re-raised).
 """
 from __future__ import annotations
 
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from grokscope.config import Config
 from grokscope.store import Run, run_id
-from grokscope.training.build import build
+from grokscope.training.batched import check_batchable, ensemble_of
+from grokscope.training.build import build, check_resources, resolve_device
 from grokscope.training.record import RunState
+
+After = Callable[[Run], None]  # what to write once a run directory is finished (figures, report)
+
+
+class SingleStepper:
+    """One engine as a stepper: ``step()`` returns its train loss (shape ()), ``nonfinite`` the
+    positions (0 or none) whose loss is not finite, ``keep([])`` stops it."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+
+    def step(self) -> torch.Tensor:
+        return self.engine.step()
+
+    @staticmethod
+    def nonfinite(values: torch.Tensor) -> list[int]:
+        return [] if math.isfinite(float(values)) else [0]
+
+    @staticmethod
+    def value(values: torch.Tensor, pos: int) -> float:
+        return float(values)
+
+    def keep(self, positions: Sequence[int]) -> None:
+        pass
+
+
+class EnsembleStepper:
+    """A batched ensemble (engines/ensemble.py) as a stepper: losses (E,), members dropped by ``keep``."""
+
+    def __init__(self, ensemble: Any):
+        self.ensemble = ensemble
+
+    def step(self) -> torch.Tensor:
+        return self.ensemble.step()
+
+    @staticmethod
+    def nonfinite(values: torch.Tensor) -> list[int]:
+        return torch.nonzero(~torch.isfinite(values)).flatten().tolist()
+
+    @staticmethod
+    def value(values: torch.Tensor, pos: int) -> float:
+        return float(values[pos])
+
+    def keep(self, positions: Sequence[int]) -> None:
+        self.ensemble.keep(positions)
+
+
+def train(states: list[RunState], stepper: Any, *, check_every: int = 1, threads: int | None = None,
+          bar: Any = None) -> dict[int, tuple[str, str | None, int]]:
+    """Train the members of ``states`` (stepped together by ``stepper``) until each one completes,
+    stops early, diverges or fails; returns {member: (status, reason, steps done)}. Between probe
+    points the members step in a tight loop (threads: CPU threads for it, None = torch's setting);
+    the linearised twins then catch up (O(1) for the closed-form twin)."""
+    E, isolate = len(states), len(states) > 1
+    active, done = list(range(E)), {}
+    step, last_flush = 0, time.perf_counter()
+    flush_every = min(rs.cfg.output.flush_every_s for rs in states)
+
+    def stop(ids: dict[int, tuple[str, str | None]], at: int) -> None:
+        nonlocal active
+        for i, (status, why) in ids.items():
+            done[i] = (status, why, at)
+        stepper.keep([p for p, i in enumerate(active) if i not in ids])
+        active = [i for i in active if i not in ids]
+
+    try:
+        while active:
+            ended: dict[int, tuple[str, str | None]] = {}
+            for i in active:
+                rs = states[i]
+                if rs.due(step):
+                    try:
+                        res = rs.probe(step)
+                    except Exception as exc:  # noqa: BLE001 — a member of an ensemble fails alone
+                        if not isolate:
+                            raise
+                        res = ("failed", f"{type(exc).__name__}: {exc}")
+                    if res is not None:
+                        ended[i] = res
+                        continue
+                if step >= rs.cfg.train.steps:
+                    ended[i] = ("completed", None)
+            if ended:
+                stop(ended, step)
+            if not active:
+                break
+            if bar is not None and states[0].rows:
+                row = states[0].rows[-1]
+                bar.update(step - bar.n)
+                bar.set_postfix(train=f"{row['train_loss']:.3g}", test=f"{row['test_loss']:.3g}", refresh=False)
+            if time.perf_counter() - last_flush > flush_every:
+                for i in active:
+                    states[i].flush()
+                last_flush = time.perf_counter()
+            # a tight loop up to the next point where any running member probes or ends
+            stop_at = min(min(states[i].cfg.train.steps, states[i].next_due() or math.inf) for i in active)
+            running, start, t0 = list(active), step, time.perf_counter()
+            reached = {i: None for i in running}   # the step each member stopped at within the chunk
+            outer = torch.get_num_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)
+            try:
+                while step < stop_at:
+                    values = stepper.step()
+                    step += 1
+                    if step % check_every == 0:
+                        bad = stepper.nonfinite(values)
+                        if bad:
+                            ids = {active[p]: ("diverged", f"train loss {stepper.value(values, p)} at step {step}")
+                                   for p in bad}
+                            for i in ids:
+                                reached[i] = step
+                            stop(ids, step)
+                            if not active:
+                                break
+            finally:
+                torch.set_num_threads(outer)
+                dt = (time.perf_counter() - t0) / len(running)
+                failed = {}
+                for i in running:
+                    states[i].train_s += dt
+                    try:
+                        states[i].step_twin((reached[i] or step) - start)
+                    except Exception as exc:  # noqa: BLE001 — a member of an ensemble fails alone
+                        if not isolate:
+                            raise
+                        failed[i] = ("failed", f"{type(exc).__name__}: {exc}")
+                if failed:
+                    stop({i: v for i, v in failed.items() if i in active}, step)
+    except KeyboardInterrupt:
+        for i in active:
+            done[i] = ("interrupted", f"interrupted (Ctrl-C) at step {step}", step)
+    except Exception as exc:  # noqa: BLE001 — recorded for every running member, then re-raised by the caller
+        for i in active:
+            done[i] = ("failed", f"{type(exc).__name__}: {exc}", step)
+        raise _Crashed(done, step, exc) from exc
+    return done
+
+
+class _Crashed(Exception):
+    def __init__(self, done: dict[int, tuple[str, str | None, int]], step: int, exc: BaseException):
+        super().__init__(str(exc))
+        self.done, self.step, self.exc = done, step, exc
 
 
 def default_run_dir(cfg: Config, label: str | None = None) -> Path:
@@ -24,9 +172,14 @@ def default_run_dir(cfg: Config, label: str | None = None) -> Path:
     return Path(cfg.output.root) / name
 
 
+def _check_every(device: torch.device) -> int:
+    return 1 if device.type == "cpu" else 100  # a GPU sync per step would stall the queue
+
+
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | None = None) -> Run:
-    """Train one config and write its run directory; returns the loaded :class:`Run`.
+        quiet: bool = False, threads: int | None = None, after: After | None = None) -> Run:
+    """Train one config and write its run directory; returns the loaded :class:`Run`. ``after(run)``
+    writes what the run directory holds beyond metrics and summary (grokscope.api: figures, report).
     ``threads``: CPU threads for the training steps only (probes, K₀ and figures keep torch's
     setting); None leaves torch's setting everywhere. One thread avoids the collapse of spin-waiting
     OpenMP threads on a busy machine (README, Performance)."""
@@ -35,58 +188,52 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
     b = build(cfg)  # every bad input fails here, before the directory is touched
-    engine = b.engine
     rs = RunState(cfg, path, label, b, t_start)
     bar = None
     if cfg.train.progress and not quiet:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
-    check_every = 1 if b.device.type == "cpu" else 100
-    last_flush = time.perf_counter()
-    step = 0
-    status, reason = "completed", None
     try:
-        while True:
-            if rs.due(step):
-                stop = rs.probe(step)
-                if stop is not None:
-                    status, reason = stop
-                    break
-                if bar is not None:
-                    row = rs.rows[-1]
-                    bar.update(step - bar.n)
-                    bar.set_postfix(train=f"{row['train_loss']:.3g}", test=f"{row['test_loss']:.3g}",
-                                    refresh=False)
-                if time.perf_counter() - last_flush > cfg.output.flush_every_s:
-                    rs.flush()
-                    last_flush = time.perf_counter()
-            if step >= cfg.train.steps:
-                break
-            # a tight loop up to the next logged step; the twin catches up after it (O(1))
-            nxt = rs.next_due()
-            stop_at = cfg.train.steps if nxt is None else min(nxt, cfg.train.steps)
-            start, t0 = step, time.perf_counter()
-            probe_threads = torch.get_num_threads()
-            if threads is not None:
-                torch.set_num_threads(threads)
-            try:
-                while step < stop_at:
-                    value = engine.step()
-                    step += 1
-                    if step % check_every == 0 and not math.isfinite(float(value)):
-                        status, reason = "diverged", f"train loss {float(value)} at step {step}"
-                        break
-            finally:
-                torch.set_num_threads(probe_threads)
-                rs.step_twin(step - start)
-                rs.train_s += time.perf_counter() - t0
-            if status == "diverged":
-                break
-    except KeyboardInterrupt:
-        status, reason = "interrupted", f"interrupted (Ctrl-C) at step {step}"
-    except Exception as exc:  # noqa: BLE001 — recorded, then re-raised: nothing logged so far is lost
-        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        done = train([rs], SingleStepper(b.engine), check_every=_check_every(b.device), threads=threads, bar=bar)
+    except _Crashed as crash:
+        done = crash.done
     finally:
         if bar is not None:
             bar.close()
-    return rs.finish(status, reason, step)
+    return rs.finish(*done[0], after=after)
+
+
+def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
+                labels: Sequence[str | None], *, after: After | None = None) -> list[Run]:
+    """Train ``cfgs`` (equal :func:`~grokscope.training.batched.batch_key`) as one batched ensemble and
+    write each run directory exactly as :func:`run` would (plus an ``ensemble`` summary entry); member
+    i equals the single run to rounding. Ctrl-C and a failing batched step are re-raised after every
+    directory is written; a member that fails alone is recorded (check each run's status)."""
+    key = check_batchable(cfgs, paths, labels)
+    check_resources(cfgs[0], resolve_device(cfgs[0].train.device), members=len(cfgs))
+    t_start = time.perf_counter()
+    bs = [build(c) for c in cfgs]  # every bad input fails here, before any directory is touched
+    ens = ensemble_of(bs, cfgs[0])
+    states = [RunState(c, Path(p), lab, b, t_start) for c, p, lab, b in zip(cfgs, paths, labels, bs)]
+    for i, rs in enumerate(states):
+        rs.summary["ensemble"] = {"size": len(cfgs), "member": i, "batch_key": key, "engine": type(ens).__name__}
+    crashed: _Crashed | None = None
+    try:
+        done = train(states, EnsembleStepper(ens), check_every=_check_every(bs[0].device))
+    except _Crashed as crash:
+        done, crashed = crash.done, crash
+    runs, errors = [], []
+    for i, rs in enumerate(states):  # every member's directory is written, even if another one's fails
+        try:
+            runs.append(rs.finish(*done[i], after=after, raise_=False))
+        except Exception as exc:  # noqa: BLE001 — re-raised below, after the other members
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    last = max(d[2] for d in done.values())
+    if any(d[0] == "interrupted" for d in done.values()):
+        raise KeyboardInterrupt(f"ensemble interrupted at step {last}; partial results kept")
+    if crashed is not None:
+        raise RuntimeError(f"ensemble failed at step {crashed.step}, partial results kept: "
+                           f"{type(crashed.exc).__name__}: {crashed.exc}") from crashed.exc
+    return runs

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from grokscope import __version__
 from grokscope.config import Config
 from grokscope.diagnostics.events import grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
@@ -23,6 +22,7 @@ from grokscope.store import Run, RunWriter, load_run, run_id
 from grokscope.training.probe_cache import ProbeContext, initial_kernel
 from grokscope.training.probes import probe_steps
 from grokscope.training.schedule import log_schedule
+from grokscope.version import __version__
 
 
 def _versions() -> dict[str, str]:
@@ -129,8 +129,10 @@ class RunState:
     def flush(self) -> None:
         self.writer.write_metrics(self.rows)
 
-    def finish(self, status: str, reason: str | None, step: int, *, raise_: bool = True) -> Run:
-        """Write metrics, summary and figures; with ``raise_``, re-raise an interrupt or failure."""
+    def finish(self, status: str, reason: str | None, step: int, *, after: Any = None,
+               raise_: bool = True) -> Run:
+        """Write metrics and summary, then ``after(run)`` (figures, report: grokscope.api) when rows were
+        logged; with ``raise_``, re-raise an interrupt or failure."""
         rows, cfg = self.rows, self.cfg
         if status in ("interrupted", "diverged") and rows and rows[-1]["step"] != step:
             try:  # record the state where the run stopped, so nothing reached is lost
@@ -148,14 +150,8 @@ class RunState:
         self.writer.write_metrics(rows)
         self.writer.write_summary(summary)
         result = load_run(self.path)
-        if cfg.output.plots and rows:
-            from grokscope.views.plots import save_run_figures
-            summary["figures"] = save_run_figures(result)
-            self.writer.write_summary(summary)
-            result.summary = summary
-            if cfg.output.report:
-                from grokscope.views.report import write_report
-                write_report(self.path)
+        if after is not None and rows:
+            after(result)
         if raise_ and status == "interrupted":
             raise KeyboardInterrupt(reason)
         if raise_ and status == "failed":
