@@ -22,7 +22,6 @@ from grokscope.theory import (
     eigenlearning,
     empirical_dynamics,
     flow,
-    format_theory,
     init_ntk_spectrum,
     iterate,
     loss_fns,
@@ -33,11 +32,11 @@ from grokscope.theory import (
     shifted_target,
     stats_from_weights,
     target_powers,
-    theory_report,
     wide_population,
 )
 from grokscope.theory.sufficient import population_loss
 from grokscope.theory.targets import QuadraticTarget
+from grokscope.views.theory_report import format_theory, theory_report
 
 F64 = torch.float64
 
@@ -326,7 +325,7 @@ def test_theory_report_fig1():
 def test_linearised_curves_match_parameter_space_gd_of_the_lazy_twin(centre):
     from grokscope.models import build_model
     from grokscope.tasks.base import TASKS
-    from grokscope.theory import linearised_curves
+    from grokscope.views.theory_report import linearised_curves
     cfg = load_config({"task": {"D": 5, "P": 12, "P_test": 9}, "model": {"N": 4, "eps": 0.4},
                        "scaling": {"alpha": 1.5, "centre": centre}, "optim": {"lr": 0.3},
                        "train": {"steps": 60}})
@@ -388,9 +387,9 @@ def test_theory_overlay_on_a_run(tmp_path):
     they equal the run's own linearised twin (same K₀, same η) to 1e-9."""
     from conftest import small_config
 
+    from grokscope.api import run
     from grokscope.cli import main
     from grokscope.store import load_run
-    from grokscope.training.loop import run
     from grokscope.views.theory_overlay import overlay_data
     cfg = small_config(tmp_path, **{"train.engine": "reduced", "probes.names": ["loss", "twin"]})
     r = run(cfg, tmp_path / "r")

@@ -46,7 +46,6 @@ def choose_engine(cfg: Any) -> tuple[EngineSpec, str]:
     """The engine for ``cfg`` and why: ``train.engine`` if exact (else a ConfigError naming the reason),
     or under ``auto`` the exact engine of highest priority."""
     from grokscope.config import ConfigError
-    from grokscope.engines import network, reduced  # noqa: F401  (import registers the built-in engines)
     asked = cfg.train.engine
     if asked != "auto":
         if asked not in ENGINES:

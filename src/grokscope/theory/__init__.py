@@ -2,7 +2,7 @@
 the gradient-flow limit, the initial NTK's Mercer spectrum, and ``theory_report(cfg)``.
 
 Modules: closed (the (w̄, M) recursion, moments, flow field), kernel_limit, population, flow,
-spectrum, summary. Everything float64.
+spectrum. `grokscope theory` (its numbers and text) is grokscope.views.theory_report. Everything float64.
 """
 from grokscope.theory.closed import (
                                      ClosedDynamics,
@@ -32,13 +32,12 @@ from grokscope.theory.spectrum import (
                                      population_kernel_curve,
                                      target_powers,
 )
-from grokscope.views.theory_report import format_theory, linearised_curves, theory_report
 
 __all__ = [
     "ClosedDynamics", "KernelGD", "ModeGroup", "committee_kernel_forms", "committee_ntk", "dopri5",
-    "eigenlearning", "empirical_dynamics", "empirical_moments", "flow", "format_theory",
-    "init_ntk_spectrum", "iterate", "kernel_regression", "kernel_timescales", "linearised_curves", "loss_fns",
+    "eigenlearning", "empirical_dynamics", "empirical_moments", "flow",
+    "init_ntk_spectrum", "iterate", "kernel_regression", "kernel_timescales", "loss_fns",
     "population_dynamics", "population_kernel_curve", "population_moments", "population_trajectory",
     "quadratic_population_moments", "rate", "shifted_target", "stats_from_weights", "target_powers",
-    "theory_report", "wide_population",
+    "wide_population",
 ]

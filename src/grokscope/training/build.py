@@ -107,7 +107,7 @@ def build(cfg: Config, device: torch.device | None = None) -> Built:
     _check_outputs(cfg, model, params0, data)
     eta = learning_rate(cfg.scaling.lr_rule, cfg.optim.lr, cfg.scaling.alpha, model.width)
     loss = with_precision(get_loss(cfg.train.loss), cfg.train.logits_dtype, cfg.train.loss_dtype, dtype)
-    from grokscope.engines.registry import EngineInputs, choose_engine
+    from grokscope.engines import EngineInputs, choose_engine
     spec, why = choose_engine(cfg)
     engine = spec.build(EngineInputs(cfg, data, model, params0, loss, eta,
                                      torch.Generator().manual_seed(cfg.train.seed)))
