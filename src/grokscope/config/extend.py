@@ -3,7 +3,7 @@ own file, through ``tasks.base.register_task`` / ``models.registry.register_mode
 and ``model`` unions of :class:`~grokscope.config.core.Config` are rebuilt to accept its ``name``."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic.fields import FieldInfo
 
@@ -27,4 +27,15 @@ def register_section(kind: str, name: str, section: type[Any]) -> None:
     union = sections._by_name(table)
     old = core.Config.model_fields[kind]
     core.Config.model_fields[kind] = FieldInfo.from_annotated_attribute(union, old.default)
+    core.Config.model_rebuild(force=True)
+
+
+def register_engine_name(name: str) -> None:
+    """Accept ``train.engine = name`` (engines/registry.py calls this for each registered engine)."""
+    field = core.Train.model_fields["engine"]
+    allowed = tuple(get_args(field.annotation))
+    if name in allowed:
+        return
+    core.Train.model_fields["engine"] = FieldInfo.from_annotated_attribute(Literal[allowed + (name,)], field.default)
+    core.Train.model_rebuild(force=True)
     core.Config.model_rebuild(force=True)

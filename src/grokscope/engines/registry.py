@@ -38,6 +38,11 @@ ENGINES: dict[str, EngineSpec] = {}
 
 def register_engine(name: str, exact_for: Callable[[Any], tuple[bool, str]], build: Callable[[EngineInputs], Any],
                     *, priority: int = 0, infinite_width: bool = False) -> EngineSpec:
+    """Register an engine: ``exact_for(cfg) -> (exact?, why)``, ``build(EngineInputs) -> engine`` (with
+    step/outputs/ntk/quadratic_form/weight_norm/param_change, see engines/network.py); ``train.engine =
+    name`` becomes valid, and ``auto`` picks the exact engine of highest ``priority``."""
+    from grokscope.config.extend import register_engine_name
+    register_engine_name(name)
     spec = ENGINES[name] = EngineSpec(name, exact_for, build, priority, infinite_width)
     return spec
 

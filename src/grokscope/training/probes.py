@@ -185,7 +185,19 @@ def _has_twin(cfg: Config) -> str | None:
     return None if model_supports(cfg.model, "param_twin") else _has_ntk(cfg)
 
 
-PROBES: dict[str, Probe] = {p.name: p for p in [
+PROBES: dict[str, Probe] = {}
+
+
+def register_probe(probe: Probe) -> Probe:
+    """Make ``probe`` selectable by name (``probes.names``, ``probes.cadence``); its metrics must be
+    named in :data:`grokscope.training.metrics.METRICS` to be documented there."""
+    if probe.name in PROBES and PROBES[probe.name] is not probe:
+        raise ValueError(f"probe {probe.name!r} is already registered")
+    PROBES[probe.name] = probe
+    return probe
+
+
+for _p in [
     Probe("loss", ("train_loss", "test_loss"), _loss, _always, "train and test loss"),
     Probe("exact_loss", ("test_loss_exact",), _exact, _quadratic_form, "exact population test loss"),
     Probe("decomposition", ("decomp_variance", "decomp_misalignment", "decomp_linear", "decomp_orthogonal"),
@@ -206,12 +218,17 @@ PROBES: dict[str, Probe] = {p.name: p for p in [
           "the linearised twin's train and test loss (trained alongside with the same optimiser)"),
     Probe("softmax_collapse", ("sc_fraction", "zero_loss_fraction"), _softmax_collapse, _logits,
           "fraction of train samples in Softmax Collapse and with exactly zero loss (working precision)"),
-]}
+]:
+    register_probe(_p)
 
 
 def select_probes(cfg: Config) -> list[Probe]:
     """The probes a run uses: every supported one ('auto'), or the named ones (validated)."""
     names = cfg.probes.names
+    unknown = sorted(set(cfg.probes.cadence) - set(PROBES))
+    if unknown:
+        raise ConfigError(f"probes.cadence names {', '.join(map(repr, unknown))}: unknown probe; allowed: "
+                          f"{', '.join(PROBES)}")
     if names == "auto":
         return [p for p in PROBES.values() if p.supports(cfg) is None]
     chosen = []
@@ -249,10 +266,10 @@ def _progress(ctx: ProbeContext) -> dict[str, float]:
     return progress_metrics(ctx)
 
 
-PROBES["progress"] = Probe("progress", ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss"),
+register_probe(Probe("progress", ("fourier_gini", "key_freq_energy", "restricted_loss", "excluded_loss"),
                            _progress, _progress_supported,
                            "Nanda et al.'s progress measures: Fourier sparsity of W_E, restricted/excluded loss",
-                           expensive=True)
+                           expensive=True))
 
 
 def _kernel_alignment(ctx: ProbeContext) -> dict[str, float]:
@@ -260,5 +277,5 @@ def _kernel_alignment(ctx: ProbeContext) -> dict[str, float]:
     return probe(ctx)
 
 
-PROBES["kernel_alignment"] = Probe("kernel_alignment", ("kernel_misalignment",), _kernel_alignment, _has_ntk,
-                                   "1 − cosine alignment of the test NTK with K₀ (Liu et al. 2024)", expensive=True)
+register_probe(Probe("kernel_alignment", ("kernel_misalignment",), _kernel_alignment, _has_ntk,
+                     "1 − cosine alignment of the test NTK with K₀ (Liu et al. 2024)", expensive=True))
