@@ -28,10 +28,12 @@ def write_outputs(run: Run) -> None:
 
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | None = None) -> Run:
+        quiet: bool = False, threads: int | None = None, force: bool = False) -> Run:
     """Train one config and write its complete run directory (:func:`grokscope.training.loop.run`
-    plus :func:`write_outputs`); returns the loaded :class:`~grokscope.store.Run`."""
-    return loop.run(cfg, path, label=label, quiet=quiet, threads=threads, after=write_outputs)
+    plus :func:`write_outputs`); returns the loaded :class:`~grokscope.store.Run`. A finished run of
+    the same config in ``path`` is returned untouched, and another config's run there is refused,
+    unless ``force``."""
+    return loop.run(cfg, path, label=label, quiet=quiet, threads=threads, after=write_outputs, force=force)
 
 
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],

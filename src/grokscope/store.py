@@ -23,7 +23,22 @@ from grokscope.config import Config, ConfigError, dump_config, load_config
 FINISHED = ("completed", "diverged")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temporary file the mode a plain open() would (0666 less the umask; mkstemp makes it
+    0600), then rename it into place."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place (never half-written);
+    the file's mode honours the umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -31,7 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -56,7 +71,7 @@ def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
     os.close(fd)
     try:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -92,15 +107,44 @@ def run_id(cfg: Config) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-class RunWriter:
-    """Writes one run directory; safe to call ``flush`` at any time."""
+def check_target(path: str | os.PathLike[str], cfg: Config, force: bool = False) -> Run | None:
+    """Before writing a run of ``cfg`` into ``path``: the finished run already there when it is of the
+    same config (None with ``force``); a ConfigError naming both config hashes when the directory holds
+    a run of another config (unless ``force``); None when there is nothing to keep."""
+    p = Path(path)
+    if not is_run_dir(p) or force:
+        return None
+    try:
+        old = run_id(load_config(p / "config.yaml"))
+    except ConfigError:
+        old = "unreadable"
+    new = run_id(cfg)
+    if old != new:
+        raise ConfigError(f"{p}: holds a run of another config (hash {old}), not of this one (hash {new}); "
+                          "choose another output.name, or force to replace it")
+    return load_run(p) if is_complete(p) else None
 
-    def __init__(self, path: Path, cfg: Config):
+
+class RunWriter:
+    """Writes one run directory under its lock (:mod:`grokscope.locks`); safe to call ``flush`` at any
+    time. A finished run in ``path`` is replaced only with ``force``; ``close()`` releases the lock."""
+
+    def __init__(self, path: Path, cfg: Config, force: bool = False):
+        from grokscope.locks import DirLock
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        for stale in ("summary.json", "metrics.parquet"):
-            (self.path / stale).unlink(missing_ok=True)
-        atomic_write_text(self.path / "config.yaml", dump_config(cfg))
+        self.lock = DirLock(self.path, "run").acquire()
+        try:
+            if is_complete(self.path) and not force:
+                raise ConfigError(f"{self.path}: holds a finished run; it is replaced only with force")
+            for stale in ("summary.json", "metrics.parquet"):
+                (self.path / stale).unlink(missing_ok=True)
+            atomic_write_text(self.path / "config.yaml", dump_config(cfg))
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def close(self) -> None:
+        self.lock.release()
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_parquet(self.path / "metrics.parquet", pd.DataFrame(rows))

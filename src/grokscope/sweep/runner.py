@@ -77,10 +77,17 @@ def make_packs(plan: list[PlannedRun], sweep_dir: Path, pack_size: int, label: s
 def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, backend: str = "local", workers: int | None = None,
               address: str | None = None, progress: bool = True, pack_size: int | None = None,
               threads: int | None = None) -> pd.DataFrame:
-    """Run (or resume) a sweep into ``sweep_dir``; returns the final results table."""
+    """Run (or resume) a sweep into ``sweep_dir``; returns the final results table. The sweep directory
+    is locked while the sweep runs (a second driver gets a clear error; a dead driver's lock is broken)."""
+    from grokscope.locks import DirLock
     sweep_dir = Path(sweep_dir)
     plan = expand(spec)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with DirLock(sweep_dir, "sweep"):
+        return _run_locked(spec, sweep_dir, plan, backend, workers, address, progress, pack_size, threads)
+
+
+def _run_locked(spec: SweepSpec, sweep_dir: Path, plan: list[PlannedRun], backend: str, workers: int | None,
+                address: str | None, progress: bool, pack_size: int | None, threads: int | None) -> pd.DataFrame:
     _write_spec(sweep_dir, spec)
     todo = [p for p in plan if not is_complete(sweep_dir / "runs" / p.run_id)]
     write_results(sweep_dir, plan)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from grokscope.config import Config
-from grokscope.store import Run, run_id
+from grokscope.store import Run, check_target, run_id
 from grokscope.training.batched import check_batchable, ensemble_of
 from grokscope.training.build import build, check_resources, resolve_device
 from grokscope.training.record import RunState
@@ -151,14 +154,36 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, threads
                         failed[i] = ("failed", f"{type(exc).__name__}: {exc}")
                 if failed:
                     stop({i: v for i, v in failed.items() if i in active}, step)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
         for i in active:
-            done[i] = ("interrupted", f"interrupted (Ctrl-C) at step {step}", step)
+            done[i] = ("interrupted", f"interrupted ({how}) at step {step}", step)
     except Exception as exc:  # noqa: BLE001 — recorded for every running member, then re-raised by the caller
         for i in active:
             done[i] = ("failed", f"{type(exc).__name__}: {exc}", step)
         raise _Crashed(done, step, exc) from exc
     return done
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `kill` and cluster schedulers send), handled like Ctrl-C: flush, status interrupted."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread (elsewhere: unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("SIGTERM")
+
+    before = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 class _Crashed(Exception):
@@ -177,9 +202,12 @@ def _check_every(device: torch.device) -> int:
 
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | None = None, after: After | None = None) -> Run:
+        quiet: bool = False, threads: int | None = None, after: After | None = None, force: bool = False) -> Run:
     """Train one config and write its run directory; returns the loaded :class:`Run`. ``after(run)``
     writes what the run directory holds beyond metrics and summary (grokscope.api: figures, report).
+    A finished run of the same config already in ``path`` is returned as it is, and a directory holding
+    another config's run is refused (ConfigError naming both hashes), unless ``force``. The directory
+    is locked while the run writes it; SIGTERM is handled like Ctrl-C.
     ``threads``: CPU threads for the training steps only (probes, K₀ and figures keep torch's
     setting); None leaves torch's setting everywhere. One thread avoids the collapse of spin-waiting
     OpenMP threads on a busy machine (README, Performance)."""
@@ -187,14 +215,19 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
         raise ValueError(f"threads = {threads!r}: allowed are None (torch's setting) or an integer ≥ 1")
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
+    existing = check_target(path, cfg, force)
+    if existing is not None:
+        return existing
     b = build(cfg)  # every bad input fails here, before the directory is touched
-    rs = RunState(cfg, path, label, b, t_start)
+    rs = RunState(cfg, path, label, b, t_start, force=force)
     bar = None
     if cfg.train.progress and not quiet:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
     try:
-        done = train([rs], SingleStepper(b.engine), check_every=_check_every(b.device), threads=threads, bar=bar)
+        with sigterm_as_interrupt():
+            done = train([rs], SingleStepper(b.engine), check_every=_check_every(b.device), threads=threads,
+                         bar=bar)
     except _Crashed as crash:
         done = crash.done
     finally:
@@ -214,12 +247,20 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
     t_start = time.perf_counter()
     bs = [build(c) for c in cfgs]  # every bad input fails here, before any directory is touched
     ens = ensemble_of(bs, cfgs[0])
-    states = [RunState(c, Path(p), lab, b, t_start) for c, p, lab, b in zip(cfgs, paths, labels, bs)]
+    states: list[RunState] = []
+    try:
+        for c, p, lab, b in zip(cfgs, paths, labels, bs):
+            states.append(RunState(c, Path(p), lab, b, t_start, force=True))
+    except BaseException:
+        for rs in states:
+            rs.writer.close()
+        raise
     for i, rs in enumerate(states):
         rs.summary["ensemble"] = {"size": len(cfgs), "member": i, "batch_key": key, "engine": type(ens).__name__}
     crashed: _Crashed | None = None
     try:
-        done = train(states, EnsembleStepper(ens), check_every=_check_every(bs[0].device))
+        with sigterm_as_interrupt():
+            done = train(states, EnsembleStepper(ens), check_every=_check_every(bs[0].device))
     except _Crashed as crash:
         done, crashed = crash.done, crash
     runs, errors = [], []

@@ -36,7 +36,8 @@ class RunState:
     stopping, and writing the run directory. ``b`` is :func:`build`'s dict for this run's config;
     its ``engine`` may be a member view of an ensemble (same read-outs)."""
 
-    def __init__(self, cfg: Config, path: Path, label: str | None, b: dict[str, Any], t_start: float):
+    def __init__(self, cfg: Config, path: Path, label: str | None, b: Any, t_start: float,
+                 force: bool = False):
         from grokscope.training.stopping import EventWatch
         self.cfg, self.path, self.label, self.b, self.t_start = cfg, path, label, b, t_start
         engine, data, loss, probes = b.engine, b.data, b.loss, b.probes
@@ -70,7 +71,7 @@ class RunState:
                                  generator=torch.Generator().manual_seed(cfg.train.seed))
             extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
         self.probes = probes
-        self.writer = RunWriter(path, cfg)
+        self.writer = RunWriter(path, cfg, force=force)
         self.streams = None
         if cfg.output.stream:
             from grokscope.training.exporters import Streams
@@ -147,11 +148,14 @@ class RunState:
         summary.update(_finish(cfg, rows, status, reason, step, self.train_s, self.probe_s, self.t_start))
         if self.streams is not None:
             summary["stream"] = self.streams.close(rows, summary)
-        self.writer.write_metrics(rows)
-        self.writer.write_summary(summary)
-        result = load_run(self.path)
-        if after is not None and rows:
-            after(result)
+        try:
+            self.writer.write_metrics(rows)
+            self.writer.write_summary(summary)
+            result = load_run(self.path)
+            if after is not None and rows:
+                after(result)
+        finally:
+            self.writer.close()
         if raise_ and status == "interrupted":
             raise KeyboardInterrupt(reason)
         if raise_ and status == "failed":

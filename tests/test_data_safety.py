@@ -1,0 +1,121 @@
+"""No run data is ever lost (issue #17, data safety): directory locks, runs of another config never
+overwritten, SIGTERM handled like Ctrl-C, file modes that honour the umask."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grokscope import ConfigError, load_config, run
+from grokscope.locks import LOCK, DirectoryLocked, DirLock
+from grokscope.store import run_id
+
+SMALL = {"task.D": 8, "task.P": 30, "task.P_test": 20, "model.N": 10, "train.steps": 60, "train.progress": False}
+
+
+def _cfg(tmp_path, **over):
+    return load_config(None, {**SMALL, "output.root": str(tmp_path), "output.plots": False, **over})
+
+
+def _holder(path: Path, what: str = "run") -> subprocess.Popen:
+    """Another process that takes ``path``'s lock and keeps it until killed."""
+    code = ("import sys, time; from grokscope.locks import DirLock; DirLock(sys.argv[1], sys.argv[2]).acquire(); "
+            "print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path), what], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_writer_is_refused_and_a_dead_holders_lock_is_broken(tmp_path):
+    path = tmp_path / "r"
+    proc = _holder(path)
+    try:
+        with pytest.raises(DirectoryLocked, match=f"being written by process {proc.pid}"):
+            run(_cfg(tmp_path), path, quiet=True)
+        assert not (path / "summary.json").exists() and not (path / "config.yaml").exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (path / LOCK).exists()                      # the dead process's lock is still there ...
+    r = run(_cfg(tmp_path), path, quiet=True)          # ... and is broken as stale
+    assert r.status == "completed" and not (path / LOCK).exists()
+
+
+def test_lock_is_reentrant_and_released(tmp_path):
+    with DirLock(tmp_path / "d") as lock:
+        with DirLock(tmp_path / "d"):
+            assert lock.file.exists()
+        assert lock.file.exists()
+    assert not (tmp_path / "d" / LOCK).exists()
+
+
+def test_a_finished_run_is_kept_and_another_config_is_refused(tmp_path):
+    path = tmp_path / "shared"
+    first = run(_cfg(tmp_path), path, quiet=True)
+    stamp = (path / "summary.json").stat().st_mtime_ns
+    again = run(_cfg(tmp_path), path, quiet=True)      # same config: the finished run, not retrained
+    assert again.summary == first.summary and (path / "summary.json").stat().st_mtime_ns == stamp
+    other = _cfg(tmp_path, **{"scaling.alpha": 4.0})
+    with pytest.raises(ConfigError) as err:
+        run(other, path, quiet=True)
+    assert run_id(first.config) in str(err.value) and run_id(other) in str(err.value)
+    assert (path / "summary.json").stat().st_mtime_ns == stamp
+    forced = run(other, path, quiet=True, force=True)
+    assert forced.config.scaling.alpha == 4.0 and forced.status == "completed"
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    path = tmp_path / "t"
+    args = [sys.executable, "-m", "grokscope.cli", "run", "--preset", "fig1", "--out", str(tmp_path), "--name", "t"]
+    for k, v in {"task.D": 20, "task.P": 60, "task.P_test": 40, "model.N": 30, "train.steps": 10**7,
+                 "train.progress": "false", "output.plots": "false", "output.flush_every_s": 0.2,
+                 "train.log_per_decade": 200}.items():
+        args += ["--set", f"{k}={v}"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (path / "metrics.parquet").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert (path / "metrics.parquet").exists(), proc.stderr.read() if proc.poll() is not None else "no metrics"
+    time.sleep(1.0)  # well into training
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    summary = json.loads((path / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "SIGTERM" in summary["reason"]
+    assert summary["steps_done"] > 0 and not (path / LOCK).exists()
+
+
+def test_files_honour_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        r = run(_cfg(tmp_path, **{"output.plots": True, "output.report": True}), tmp_path / "m", quiet=True)
+    finally:
+        os.umask(old)
+    files = [p for p in r.path.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"config.yaml", "metrics.parquet", "summary.json", "report.html", "fig1.png"}
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p
+
+
+def test_a_second_sweep_driver_is_refused(tmp_path):
+    from grokscope.sweep.runner import run_sweep
+    from grokscope.sweep.spec import parse_spec
+    spec = parse_spec({"name": "lk", "base": {"task": {"D": 6, "P": 20, "P_test": 20}, "model": {"N": 8},
+                                              "train": {"steps": 20}, "output": {"plots": False}},
+                       "axes": {"scaling.alpha": [0.5, 2.0]}})
+    out = tmp_path / "sweep"
+    proc = _holder(out, "sweep")
+    try:
+        with pytest.raises(DirectoryLocked, match="sweep directory is being written"):
+            run_sweep(spec, out, progress=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    df = run_sweep(spec, out, progress=False)  # the dead driver's lock is broken
+    assert len(df) == 2 and not (out / LOCK).exists()
