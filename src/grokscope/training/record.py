@@ -95,27 +95,42 @@ class RunState:
         return self.j < len(self.schedule) and step == self.schedule[self.j]
 
     def probe(self, step: int) -> tuple[str, str] | None:
-        """Log the row of ``step``; (status, reason) when the run must stop here (a non-finite
-        metric: diverged; events settled under ``train.early_stop``: completed), else None."""
+        """Log the row of ``step``; (status, reason) when the run must stop here (the train loss is not
+        finite: diverged; events settled under ``train.early_stop``: completed), else None. A diagnostic
+        that raises or is not finite never stops the run: its metrics are NaN (or as computed) and the
+        first reason is kept in the summary's ``diagnostics``."""
         row: dict[str, Any] = {"step": step}
         self.ctx.cache.step = step
         for p in self.probes:
             if step in self.when[p.name]:
                 t0 = time.perf_counter()
-                row.update(p.fn(self.ctx))
+                try:
+                    row.update(p.fn(self.ctx))
+                except Exception as exc:  # noqa: BLE001 — recorded; only the model's own loss ends a run
+                    if p.name == "loss":
+                        raise
+                    row.update({m: math.nan for m in p.metrics})
+                    self._note(p.name, f"{type(exc).__name__}: {exc} (step {step})")
                 self.probe_s[p.name] += time.perf_counter() - t0
         self.rows.append(row)
         if self.streams is not None:
             self.streams.log(row)
         self.j += 1
-        if not all(math.isfinite(v) for k, v in row.items() if k != "step" and v is not None):
-            bad = [k for k, v in row.items() if k != "step" and v is not None and not math.isfinite(v)]
-            return "diverged", f"{', '.join(bad)} not finite at step {step}"
+        train_loss = row.get("train_loss")
+        if train_loss is not None and not math.isfinite(train_loss):
+            return "diverged", f"train_loss not finite at step {step}"
+        for k, v in row.items():
+            if k != "step" and v is not None and not math.isfinite(v):
+                self._note(k, f"not finite ({v}) from step {step}")
         if self.watch.update(row) and step < self.cfg.train.steps:
             self.summary["early_stop"] = {"step": step, "last_crossing": self.watch.last_crossing,
                                           "factor": self.cfg.train.early_stop}
             return "completed", self.watch.reason(step)
         return None
+
+    def _note(self, key: str, reason: str) -> None:
+        """Keep the first reason a diagnostic failed or went non-finite (summary['diagnostics'])."""
+        self.summary.setdefault("diagnostics", {}).setdefault(key, reason)
 
     def next_due(self) -> int | None:
         """The next step of the log schedule (None after the last)."""
@@ -125,7 +140,11 @@ class RunState:
         """Advance the linearised twin ``n`` steps. The closed-form twin is exact at any step, so it
         only counts (its read-outs evaluate the closed form at t): O(1) instead of O(P) per step."""
         if self.ctx.twin is not None and n > 0:
-            self.ctx.twin.advance(n)
+            try:
+                self.ctx.twin.advance(n)
+            except Exception as exc:  # noqa: BLE001 — a diagnostic: recorded, the twin is dropped (NaN)
+                self.ctx.twin = None
+                self._note("twin", f"{type(exc).__name__}: {exc}")
 
     def flush(self) -> None:
         self.writer.write_metrics(self.rows)
