@@ -26,7 +26,7 @@ def test_demo_defaults_float32_one_thread_and_overrides(capsys):
     assert "--threads = '0': allowed is an integer ≥ 1" in capsys.readouterr().err
 
 
-def test_run_threads_apply_to_steps_only_and_are_restored(tmp_path):
+def test_run_threads_are_restored_and_change_no_result(tmp_path):
     ambient = torch.get_num_threads()
     torch.set_num_threads(2)  # so that a run left at 1 thread is seen, whatever the ambient setting
     try:
@@ -38,7 +38,7 @@ def test_run_threads_apply_to_steps_only_and_are_restored(tmp_path):
     for col in ("train_loss", "test_loss", "ntk_alignment", "lin_test_loss"):
         assert one[col].to_numpy() == pytest.approx(ref[col].to_numpy(), rel=1e-10, abs=1e-14), col
     for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="threads = .*: allowed are None"):
+        with pytest.raises(ValueError, match="threads = .*: allowed are 'auto'"):
             run(small_config(tmp_path), tmp_path / "bad", threads=bad)
     assert not (tmp_path / "bad").exists()
 
@@ -81,3 +81,45 @@ def test_closed_form_twin_works_in_float64_for_float32_kernels():
             a, b = t64.outputs(split), t32.outputs(split)
             assert b.dtype == torch.float32 and a.dtype == torch.float64
             assert torch.allclose(b.double(), a, rtol=2e-7, atol=2e-7 * float(a.abs().max())), (t, split)
+
+
+def _threads_seen(tmp_path, name, **kw):
+    """torch's thread count at every probe point of a small run (a temporary probe records it)."""
+    from grokscope.training.probes import PROBES, Probe
+    seen = []
+    PROBES["threads_seen"] = Probe("threads_seen", ("n_threads",),
+                                   lambda ctx: seen.append(torch.get_num_threads()) or {"n_threads": 0.0},
+                                   lambda cfg: None, "test only")
+    try:
+        run(small_config(tmp_path, **{"probes.names": ["loss", "threads_seen"]}), tmp_path / name, **kw)
+    finally:
+        del PROBES["threads_seen"]
+    return seen
+
+
+def test_threads_govern_the_probes_too(tmp_path):
+    ambient = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert set(_threads_seen(tmp_path, "one", threads=1)) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(ambient)
+
+
+def test_auto_threads_use_the_free_cores(tmp_path, monkeypatch):
+    """'auto': one thread while another process keeps a core busy, the caller's count when idle."""
+    import os
+
+    from grokscope.training import threads
+    cores = len(os.sched_getaffinity(0))
+    ambient = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(threads, "busy_elsewhere", lambda: cores - 1)
+        assert set(_threads_seen(tmp_path, "busy")) == {1}
+        monkeypatch.setattr(threads, "busy_elsewhere", lambda: 0)
+        assert set(_threads_seen(tmp_path, "idle")) == {min(2, cores)}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(ambient)

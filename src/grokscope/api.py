@@ -28,7 +28,7 @@ def write_outputs(run: Run) -> None:
 
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | None = None, force: bool = False) -> Run:
+        quiet: bool = False, threads: int | str | None = "auto", force: bool = False) -> Run:
     """Train one config and write its complete run directory (:func:`grokscope.training.loop.run`
     plus :func:`write_outputs`); returns the loaded :class:`~grokscope.store.Run`. A finished run of
     the same config in ``path`` is returned untouched, and another config's run there is refused,
@@ -37,7 +37,7 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
 
 
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
-                labels: Sequence[str | None]) -> list[Run]:
+                labels: Sequence[str | None], *, threads: int | str | None = "auto") -> list[Run]:
     """Train configs of equal batch key as one batched ensemble (:func:`grokscope.training.loop.run_batched`)
     and write each complete run directory."""
-    return loop.run_batched(cfgs, paths, labels, after=write_outputs)
+    return loop.run_batched(cfgs, paths, labels, after=write_outputs, threads=threads)

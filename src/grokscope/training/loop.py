@@ -25,6 +25,7 @@ from grokscope.store import Run, check_target, run_id
 from grokscope.training.batched import check_batchable, ensemble_of
 from grokscope.training.build import build, check_resources, resolve_device
 from grokscope.training.record import RunState
+from grokscope.training.threads import ThreadPolicy, check_threads
 
 After = Callable[[Run], None]  # what to write once a run directory is finished (figures, report)
 
@@ -72,12 +73,12 @@ class EnsembleStepper:
         self.ensemble.keep(positions)
 
 
-def train(states: list[RunState], stepper: Any, *, check_every: int = 1, threads: int | None = None,
+def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy: ThreadPolicy | None = None,
           bar: Any = None) -> dict[int, tuple[str, str | None, int]]:
     """Train the members of ``states`` (stepped together by ``stepper``) until each one completes,
     stops early, diverges or fails; returns {member: (status, reason, steps done)}. Between probe
-    points the members step in a tight loop (threads: CPU threads for it, None = torch's setting);
-    the linearised twins then catch up (O(1) for the closed-form twin)."""
+    points the members step in a tight loop; the linearised twins then catch up (O(1) for the
+    closed-form twin). ``policy`` (threads 'auto') re-reads the free cores before each chunk."""
     E, isolate = len(states), len(states) > 1
     active, done = list(range(E)), {}
     step, last_flush = 0, time.perf_counter()
@@ -123,9 +124,8 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, threads
             stop_at = min(min(states[i].cfg.train.steps, states[i].next_due() or math.inf) for i in active)
             running, start, t0 = list(active), step, time.perf_counter()
             reached = {i: None for i in running}   # the step each member stopped at within the chunk
-            outer = torch.get_num_threads()
-            if threads is not None:
-                torch.set_num_threads(threads)
+            if policy is not None and policy.threads == "auto":
+                policy.apply()
             try:
                 while step < stop_at:
                     values = stepper.step()
@@ -141,7 +141,6 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, threads
                             if not active:
                                 break
             finally:
-                torch.set_num_threads(outer)
                 dt = (time.perf_counter() - t0) / len(running)
                 failed = {}
                 for i in running:
@@ -202,47 +201,64 @@ def _check_every(device: torch.device) -> int:
 
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | None = None, after: After | None = None, force: bool = False) -> Run:
+        quiet: bool = False, threads: int | str | None = "auto", after: After | None = None,
+        force: bool = False) -> Run:
     """Train one config and write its run directory; returns the loaded :class:`Run`. ``after(run)``
     writes what the run directory holds beyond metrics and summary (grokscope.api: figures, report).
     A finished run of the same config already in ``path`` is returned as it is, and a directory holding
     another config's run is refused (ConfigError naming both hashes), unless ``force``. The directory
     is locked while the run writes it; SIGTERM is handled like Ctrl-C.
-    ``threads``: CPU threads for the training steps only (probes, K₀ and figures keep torch's
-    setting); None leaves torch's setting everywhere. One thread avoids the collapse of spin-waiting
-    OpenMP threads on a busy machine (README, Performance)."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads = {threads!r}: allowed are None (torch's setting) or an integer ≥ 1")
+    ``threads`` governs the whole run, probes and K₀ included (:mod:`grokscope.training.threads`):
+    'auto' uses the cores no other process keeps busy, re-read at every probe point; an integer fixes
+    the count; None leaves torch's setting. Torch's setting is restored afterwards."""
+    check_threads(threads)
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
     existing = check_target(path, cfg, force)
     if existing is not None:
         return existing
-    b = build(cfg)  # every bad input fails here, before the directory is touched
-    rs = RunState(cfg, path, label, b, t_start, force=force)
-    bar = None
-    if cfg.train.progress and not quiet:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
+    policy = ThreadPolicy(threads)
+    policy.apply()
     try:
-        with sigterm_as_interrupt():
-            done = train([rs], SingleStepper(b.engine), check_every=_check_every(b.device), threads=threads,
-                         bar=bar)
-    except _Crashed as crash:
-        done = crash.done
+        b = build(cfg)  # every bad input fails here, before the directory is touched
+        rs = RunState(cfg, path, label, b, t_start, force=force)
+        bar = None
+        if cfg.train.progress and not quiet:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
+        try:
+            with sigterm_as_interrupt():
+                done = train([rs], SingleStepper(b.engine), check_every=_check_every(b.device), policy=policy,
+                             bar=bar)
+        except _Crashed as crash:
+            done = crash.done
+        finally:
+            if bar is not None:
+                bar.close()
+        return rs.finish(*done[0], after=after)
     finally:
-        if bar is not None:
-            bar.close()
-    return rs.finish(*done[0], after=after)
+        policy.restore()
 
 
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
-                labels: Sequence[str | None], *, after: After | None = None) -> list[Run]:
+                labels: Sequence[str | None], *, after: After | None = None,
+                threads: int | str | None = "auto") -> list[Run]:
     """Train ``cfgs`` (equal :func:`~grokscope.training.batched.batch_key`) as one batched ensemble and
     write each run directory exactly as :func:`run` would (plus an ``ensemble`` summary entry); member
     i equals the single run to rounding. Ctrl-C and a failing batched step are re-raised after every
-    directory is written; a member that fails alone is recorded (check each run's status)."""
+    directory is written; a member that fails alone is recorded (check each run's status). ``threads``
+    as for :func:`run`."""
     key = check_batchable(cfgs, paths, labels)
+    policy = ThreadPolicy(threads)
+    policy.apply()
+    try:
+        return _run_batched(cfgs, paths, labels, key, after, policy)
+    finally:
+        policy.restore()
+
+
+def _run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]], labels: Sequence[str | None],
+                 key: str, after: After | None, policy: ThreadPolicy) -> list[Run]:
     check_resources(cfgs[0], resolve_device(cfgs[0].train.device), members=len(cfgs))
     t_start = time.perf_counter()
     bs = [build(c) for c in cfgs]  # every bad input fails here, before any directory is touched
@@ -260,7 +276,7 @@ def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
     crashed: _Crashed | None = None
     try:
         with sigterm_as_interrupt():
-            done = train(states, EnsembleStepper(ens), check_every=_check_every(bs[0].device))
+            done = train(states, EnsembleStepper(ens), check_every=_check_every(bs[0].device), policy=policy)
     except _Crashed as crash:
         done, crashed = crash.done, crash
     runs, errors = [], []
