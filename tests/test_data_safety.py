@@ -119,3 +119,53 @@ def test_a_second_sweep_driver_is_refused(tmp_path):
         proc.wait()
     df = run_sweep(spec, out, progress=False)  # the dead driver's lock is broken
     assert len(df) == 2 and not (out / LOCK).exists()
+
+
+def _marked(mark: str) -> list[int]:
+    """Pids of live processes whose environment carries ``mark``."""
+    pids = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if mark.encode() in env.read_bytes():
+                pids.append(int(env.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_process_workers_exit_when_the_driver_is_killed(tmp_path):
+    import uuid
+
+    import yaml
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (slow / "sitecustomize.py").write_text(  # each run marks its worker busy, then trains for 30 s more
+        "import os, time, grokscope.training.loop as t\n_run = t.run\n"
+        f"def run(*a, **k):\n    open(os.path.join({str(busy)!r}, str(os.getpid())), 'w').close()\n"
+        "    time.sleep(30)\n    return _run(*a, **k)\nt.run = run\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"name": "kill", "base": {"task": {"D": 6, "P": 20, "P_test": 20},
+                                                             "model": {"N": 8}, "train": {"steps": 20},
+                                                             "output": {"plots": False}},
+                                    "axes": {"scaling.alpha": [0.5, 1.0, 2.0, 4.0]}, "pack_size": 1,
+                                    "batch": False}))
+    mark = f"GROKSCOPE_TEST_MARK={uuid.uuid4().hex}"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(slow), src]), mark.split("=")[0]: mark.split("=")[1],
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "grokscope.cli", "sweep", str(spec), "--out", str(tmp_path / "s"),
+                             "--backend", "process", "--workers", "2", "--no-progress"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list(busy.iterdir())) < 2 and time.time() < deadline:  # both workers are training
+        time.sleep(0.2)
+    assert len(list(busy.iterdir())) == 2, "the pool's workers did not start training"
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 5
+    while _marked(mark) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _marked(mark), f"workers outlived the driver by 5 s: {_marked(mark)}"

@@ -59,13 +59,49 @@ def _batch_groups(cfgs: list[Any]) -> list[list[int]] | None:
     return list(groups.values()) + singles
 
 
-def execute_pack(items: list[Item], batch: bool = True, threads: int | None = None) -> list[dict[str, Any]]:
-    """Train a pack; one outcome dict (path, status, error) per item, in order.
+_WATCHING: set[int] = set()
+_PARENT = os.getppid()  # who started this process (a pool worker: the driver)
+
+
+def watch_driver(pid: int, every_s: float = 0.5) -> None:
+    """In a sweep worker: exit at once (os._exit) when the driver process ``pid`` is gone, so a killed
+    driver leaves no worker training. A daemon thread polls: the driver is gone when a child of it has
+    been re-parented, or when no process ``pid`` exists. Started once per worker process."""
+    import threading
+    if pid in _WATCHING or pid == os.getpid():
+        return
+    _WATCHING.add(pid)
+
+    def gone() -> bool:
+        if _PARENT == pid and os.getppid() != pid:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+    def poll() -> None:
+        while not gone():
+            time.sleep(every_s)
+        os._exit(3)
+
+    threading.Thread(target=poll, name="grokscope-driver-watch", daemon=True).start()
+
+
+def execute_pack(items: list[Item], batch: bool = True, threads: int | None = None,
+                 driver: int | None = None) -> list[dict[str, Any]]:
+    """Train a pack; one outcome dict (path, status, error) per item, in order. ``driver``: the sweep
+    driver's pid, watched from a worker process (:func:`watch_driver`).
 
     Runs already complete are not trained again, so a pack retried after a worker died (process pool
     restart, Ray task retry) redoes only what was unfinished.
     """
     import torch
+    if driver is not None:
+        watch_driver(driver)
 
     from grokscope.config import parse_config
     from grokscope.store import is_complete
@@ -141,8 +177,9 @@ def _process(packs: list[list[Item]], workers: int, batch: bool, threads: int | 
     ctx = mp.get_context("spawn")  # no forked torch thread pools
     left = list(range(len(packs)))
     for attempt in range(restarts + 1):
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            pending = {pool.submit(execute_pack, packs[i], batch, threads): i for i in left}
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=watch_driver,
+                                 initargs=(os.getpid(),)) as pool:
+            pending = {pool.submit(execute_pack, packs[i], batch, threads, os.getpid()): i for i in left}
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -187,7 +224,8 @@ def _ray(packs: list[list[Item]], workers: int | None, address: str | None, batc
         ncpu = int(ray.cluster_resources().get("CPU", 1))
         threads = threads or (1 if address else _threads_per_worker(workers or ncpu))
         remote: Callable[..., Any] = ray.remote(num_cpus=1)(execute_pack)
-        refs = [remote.remote(p, batch, threads) for p in packs]
+        driver = None if address else os.getpid()  # a local cluster's workers watch this driver
+        refs = [remote.remote(p, batch, threads, driver) for p in packs]
         try:
             while refs:
                 done, refs = ray.wait(refs, num_returns=1)
