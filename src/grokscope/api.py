@@ -28,12 +28,15 @@ def write_outputs(run: Run) -> None:
 
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
-        quiet: bool = False, threads: int | str | None = "auto", force: bool = False) -> Run:
+        quiet: bool = False, threads: int | str | None = "auto", force: bool = False,
+        checkpoint_every_s: float | None = 60.0) -> Run:
     """Train one config and write its complete run directory (:func:`grokscope.training.loop.run`
     plus :func:`write_outputs`); returns the loaded :class:`~grokscope.store.Run`. A finished run of
     the same config in ``path`` is returned untouched, and another config's run there is refused,
-    unless ``force``."""
-    return loop.run(cfg, path, label=label, quiet=quiet, threads=threads, after=write_outputs, force=force)
+    unless ``force``; an unfinished one resumes from its last checkpoint (taken every
+    ``checkpoint_every_s`` seconds of the run)."""
+    return loop.run(cfg, path, label=label, quiet=quiet, threads=threads, after=write_outputs, force=force,
+                    checkpoint_every_s=checkpoint_every_s)
 
 
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],

@@ -127,16 +127,17 @@ def check_target(path: str | os.PathLike[str], cfg: Config, force: bool = False)
 
 class RunWriter:
     """Writes one run directory under its lock (:mod:`grokscope.locks`); safe to call ``flush`` at any
-    time. A finished run in ``path`` is replaced only with ``force``; ``close()`` releases the lock."""
+    time. A finished run in ``path`` is replaced only with ``force``; ``keep`` (a resumed run) keeps the
+    metrics written so far; ``close()`` releases the lock."""
 
-    def __init__(self, path: Path, cfg: Config, force: bool = False):
+    def __init__(self, path: Path, cfg: Config, force: bool = False, keep: bool = False):
         from grokscope.locks import DirLock
         self.path = Path(path)
         self.lock = DirLock(self.path, "run").acquire()
         try:
             if is_complete(self.path) and not force:
                 raise ConfigError(f"{self.path}: holds a finished run; it is replaced only with force")
-            for stale in ("summary.json", "metrics.parquet"):
+            for stale in ("summary.json",) if keep else ("summary.json", "metrics.parquet"):
                 (self.path / stale).unlink(missing_ok=True)
             atomic_write_text(self.path / "config.yaml", dump_config(cfg))
         except BaseException:

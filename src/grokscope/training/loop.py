@@ -22,6 +22,7 @@ import torch
 
 from grokscope.config import Config
 from grokscope.store import Run, check_target, run_id
+from grokscope.training import checkpoint
 from grokscope.training.batched import check_batchable, ensemble_of
 from grokscope.training.build import build, check_resources, resolve_device
 from grokscope.training.record import RunState
@@ -74,14 +75,18 @@ class EnsembleStepper:
 
 
 def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy: ThreadPolicy | None = None,
-          bar: Any = None) -> dict[int, tuple[str, str | None, int]]:
+          bar: Any = None, start: int = 0, checkpoint_every_s: float | None = None
+          ) -> dict[int, tuple[str, str | None, int]]:
     """Train the members of ``states`` (stepped together by ``stepper``) until each one completes,
     stops early, diverges or fails; returns {member: (status, reason, steps done)}. Between probe
     points the members step in a tight loop; the linearised twins then catch up (O(1) for the
-    closed-form twin). ``policy`` (threads 'auto') re-reads the free cores before each chunk."""
+    closed-form twin). ``policy`` (threads 'auto') re-reads the free cores before each chunk. A single
+    run writes a checkpoint at a probe point once ``checkpoint_every_s`` seconds have passed since the
+    last one (None: never) and goes on from ``start`` (a resumed checkpoint's step)."""
     E, isolate = len(states), len(states) > 1
     active, done = list(range(E)), {}
-    step, last_flush = 0, time.perf_counter()
+    step, last_flush = start, time.perf_counter()
+    last_checkpoint = last_flush
     flush_every = min(rs.cfg.output.flush_every_s for rs in states)
 
     def stop(ids: dict[int, tuple[str, str | None]], at: int) -> None:
@@ -120,6 +125,10 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy:
                 for i in active:
                     states[i].flush()
                 last_flush = time.perf_counter()
+            if checkpoint_every_s is not None and not isolate and \
+                    time.perf_counter() - last_checkpoint >= checkpoint_every_s:
+                states[0].checkpoint(step)
+                last_checkpoint = time.perf_counter()
             # a tight loop up to the next point where any running member probes or ends
             stop_at = min(min(states[i].cfg.train.steps, states[i].next_due() or math.inf) for i in active)
             running, start, t0 = list(active), step, time.perf_counter()
@@ -202,12 +211,14 @@ def _check_every(device: torch.device) -> int:
 
 def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str | None = None,
         quiet: bool = False, threads: int | str | None = "auto", after: After | None = None,
-        force: bool = False) -> Run:
+        force: bool = False, checkpoint_every_s: float | None = 60.0) -> Run:
     """Train one config and write its run directory; returns the loaded :class:`Run`. ``after(run)``
     writes what the run directory holds beyond metrics and summary (grokscope.api: figures, report).
     A finished run of the same config already in ``path`` is returned as it is, and a directory holding
     another config's run is refused (ConfigError naming both hashes), unless ``force``. The directory
-    is locked while the run writes it; SIGTERM is handled like Ctrl-C.
+    is locked while the run writes it; SIGTERM is handled like Ctrl-C. Every ``checkpoint_every_s``
+    seconds (at the next probe point; None: never) the run's state is checkpointed, and a rerun of an
+    unfinished run of the same config resumes from its last checkpoint (:mod:`.checkpoint`).
     ``threads`` governs the whole run, probes and K₀ included (:mod:`grokscope.training.threads`):
     'auto' uses the cores no other process keeps busy, re-read at every probe point; an integer fixes
     the count; None leaves torch's setting. Torch's setting is restored afterwards."""
@@ -221,15 +232,19 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     policy.apply()
     try:
         b = build(cfg)  # every bad input fails here, before the directory is touched
-        rs = RunState(cfg, path, label, b, t_start, force=force)
+        saved = None if force else checkpoint.load(path)
+        if saved is not None and saved.get("config_hash") != run_id(cfg):
+            saved = None
+        rs = RunState(cfg, path, label, b, t_start, force=force, resume=saved is not None)
+        start = 0 if saved is None else checkpoint.resume_record(rs, saved)
         bar = None
         if cfg.train.progress and not quiet:
             from tqdm.auto import tqdm
-            bar = tqdm(total=cfg.train.steps, unit="step", dynamic_ncols=True, mininterval=0.5)
+            bar = tqdm(total=cfg.train.steps, initial=start, unit="step", dynamic_ncols=True, mininterval=0.5)
         try:
             with sigterm_as_interrupt():
                 done = train([rs], SingleStepper(b.engine), check_every=_check_every(b.device), policy=policy,
-                             bar=bar)
+                             bar=bar, start=start, checkpoint_every_s=checkpoint_every_s)
         except _Crashed as crash:
             done = crash.done
         finally:

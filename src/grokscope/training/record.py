@@ -18,7 +18,7 @@ from grokscope.config import Config
 from grokscope.diagnostics.events import grokking_events
 from grokscope.diagnostics.laziness import k0_baseline, laziness_summary
 from grokscope.models.registry import supports
-from grokscope.store import Run, RunWriter, load_run, run_id
+from grokscope.store import FINISHED, Run, RunWriter, load_run, run_id
 from grokscope.training.probe_cache import ProbeContext, initial_kernel
 from grokscope.training.probes import probe_steps
 from grokscope.training.schedule import log_schedule
@@ -37,7 +37,7 @@ class RunState:
     its ``engine`` may be a member view of an ensemble (same read-outs)."""
 
     def __init__(self, cfg: Config, path: Path, label: str | None, b: Any, t_start: float,
-                 force: bool = False):
+                 force: bool = False, resume: bool = False):
         from grokscope.training.stopping import EventWatch
         self.cfg, self.path, self.label, self.b, self.t_start = cfg, path, label, b, t_start
         engine, data, loss, probes = b.engine, b.data, b.loss, b.probes
@@ -71,7 +71,7 @@ class RunState:
                                  generator=torch.Generator().manual_seed(cfg.train.seed))
             extra["twin"] = {"method": ctx.twin.method, "reason": ctx.twin.reason}
         self.probes = probes
-        self.writer = RunWriter(path, cfg, force=force)
+        self.writer = RunWriter(path, cfg, force=force, keep=resume)
         self.streams = None
         if cfg.output.stream:
             from grokscope.training.exporters import Streams
@@ -149,6 +149,12 @@ class RunState:
     def flush(self) -> None:
         self.writer.write_metrics(self.rows)
 
+    def checkpoint(self, step: int) -> None:
+        """Write checkpoint.pt: this record, its engine and twin at ``step`` (a probe point)."""
+        from grokscope.training import checkpoint
+        self.writer.write_metrics(self.rows)
+        checkpoint.save(self.path, checkpoint.record_state(self, step))
+
     def finish(self, status: str, reason: str | None, step: int, *, after: Any = None,
                raise_: bool = True) -> Run:
         """Write metrics and summary, then ``after(run)`` (figures, report: grokscope.api) when rows were
@@ -173,6 +179,9 @@ class RunState:
             result = load_run(self.path)
             if after is not None and rows:
                 after(result)
+            if status in FINISHED:
+                from grokscope.training.checkpoint import FILE
+                (self.path / FILE).unlink(missing_ok=True)
         finally:
             self.writer.close()
         if raise_ and status == "interrupted":
