@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from conftest import small_config
 
+from grokscope.api import run
 from grokscope.cli import main
-from grokscope.training.loop import run
 from grokscope.views.browse import LS_COLUMNS, format_table, list_entries
 
 

@@ -14,10 +14,10 @@ import pytest
 import torch
 from conftest import small_config
 
+from grokscope.api import run, run_batched
 from grokscope.config import ConfigError
-from grokscope.training.batched import _ensemble, batch_key, run_batched
+from grokscope.training.batched import batch_key, ensemble_of
 from grokscope.training.build import build
-from grokscope.training.loop import run
 from grokscope.training.stopping import EventWatch
 
 TOL = 1e-12
@@ -59,7 +59,7 @@ def test_ensemble_engine_step_equals_single_engines(tmp_path, engine, over):
     cfgs = _cfgs(tmp_path, {"train.engine": engine, **over})
     bs = [build(c) for c in cfgs]
     singles = [build(c).engine for c in cfgs]
-    ens = _ensemble(bs, cfgs[0])
+    ens = ensemble_of(bs, cfgs[0])
     assert ens.name == engine and ens.E == len(cfgs)
     for _ in range(STEPS):
         values = ens.step()
@@ -83,7 +83,7 @@ def test_network_ensemble_optimisers_and_models(tmp_path, over):
     cfgs = _cfgs(tmp_path, {"train.engine": "network", **over})
     bs = [build(c) for c in cfgs]
     singles = [build(c).engine for c in cfgs]
-    ens = _ensemble(bs, cfgs[0])
+    ens = ensemble_of(bs, cfgs[0])
     for _ in range(STEPS):
         values = ens.step()
         for i, s in enumerate(singles):
@@ -134,7 +134,7 @@ def test_keep_drops_members_and_freezes_their_views(tmp_path):
     cfgs = _cfgs(tmp_path, {"train.engine": "reduced"})
     bs = [build(c) for c in cfgs]
     singles = [build(c).engine for c in cfgs]
-    ens = _ensemble(bs, cfgs[0])
+    ens = ensemble_of(bs, cfgs[0])
     for _ in range(50):
         ens.step()
         for s in singles:

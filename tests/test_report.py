@@ -12,8 +12,8 @@ import pytest
 import yaml
 from conftest import small_config
 
+from grokscope.api import run
 from grokscope.config import ConfigError
-from grokscope.training.loop import run
 from grokscope.views.browse import compare_figure
 from grokscope.views.report import write_report
 

@@ -205,7 +205,7 @@ def test_killing_one_worker_loses_nothing(reference, tmp_path, monkeypatch, caps
 def test_views_and_cli(reference, tmp_path, capsys):
     d, _ = reference
     assert main(["plot", str(d), "--heatmap", "final_test_loss", "--x", "scaling.alpha", "--y", "model.seed"]) == 0
-    assert main(["plot", str(d), "--curves", "test_loss", "--color", "scaling.alpha", "--normalize"]) == 0
+    assert main(["plot", str(d), "--curves", "test_loss", "--colour", "scaling.alpha", "--normalise"]) == 0
     assert main(["plot", str(d), "--collapse", "final_param_change", "--derived", "model.sigma**2*scaling.alpha"]) == 0
     figs = sorted(p.name for p in (d / "figures").glob("*.png"))
     assert len(figs) == 3 and all((d / "figures" / f).stat().st_size > 1000 for f in figs)

@@ -1,4 +1,7 @@
-"""Command line: ``grokscope run|demo|show|theory|sweep|plot|presets``."""
+"""Command line: ``grokscope run|demo|show|theory|sweep|plot|presets|report|ls|compare|export``.
+
+Flags are spelt the British way (``--colour``, ``--normalise``); the American ``--color`` and
+``--normalize`` are deprecated aliases that still work and print a warning naming the new flag."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +9,9 @@ import atexit
 import os
 import sys
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from grokscope.config import ConfigError, dump_config, load_config
@@ -34,9 +40,10 @@ def _label(args: argparse.Namespace) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from grokscope.api import run
     from grokscope.store import is_complete, load_run
     from grokscope.training.build import build
-    from grokscope.training.loop import default_run_dir, run
+    from grokscope.training.loop import default_run_dir
     from grokscope.views.summary_text import summary_lines
     cfg = _config_from_args(args)
     if args.dry_run:
@@ -148,31 +155,100 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if spec.plots:
         from grokscope.sweep.views import draw
         try:
-            for p in draw(out, spec.plots):
+            with _printed_deprecations():
+                paths = draw(out, spec.plots)
+            for p in paths:
                 print(f"figure: {p}")
         except ConfigError as exc:
             print(f"grokscope: note: default plots not drawn: {exc}", file=sys.stderr)
     return 0 if counts.get("failed", 0) == 0 else 3
 
 
+# deprecated flag (its argparse dest) → the flag that replaces it
+DEPRECATED_FLAGS = {"color_deprecated": ("--color", "--colour", "colour"),
+                    "normalize_deprecated": ("--normalize", "--normalise", "normalise")}
+
+
+def _deprecation_note(message: str) -> None:
+    """A deprecation: printed to stderr (always seen on the command line) and raised as a
+    DeprecationWarning (seen by tests and by callers of :func:`main`)."""
+    print(f"grokscope: warning: {message}", file=sys.stderr)
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+
+
+def _deprecated_flags(args: argparse.Namespace) -> None:
+    """Move each deprecated flag's value to its new flag's dest, with a warning naming the new flag."""
+    for dest, (old, new, new_dest) in DEPRECATED_FLAGS.items():
+        old_value = getattr(args, dest, None)
+        if old_value in (None, False):
+            continue
+        _deprecation_note(f"{old} is deprecated (American spelling); use {new}")
+        given = getattr(args, new_dest, None)
+        if given not in (None, False) and given != old_value:
+            raise ConfigError(f"{old} (deprecated) and {new} given with different values; give {new} only")
+        setattr(args, new_dest, old_value)
+
+
+@contextmanager
+def _printed_deprecations() -> Iterator[None]:
+    """Print the DeprecationWarnings raised inside (e.g. a sweep spec's ``color:`` plot key) to stderr,
+    then raise them again for callers that watch warnings."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            yield
+    finally:  # also when the views then fail: the warning may say why
+        for w in caught:
+            if issubclass(w.category, DeprecationWarning) and str(w.message).startswith("grokscope:"):
+                print(f"grokscope: warning: {str(w.message).removeprefix('grokscope: ')}", file=sys.stderr)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
+    from grokscope.store import is_run_dir
+    _deprecated_flags(args)
+    if is_run_dir(args.dir):
+        return _plot_run(args)
     from grokscope.sweep.runner import load_sweep
     from grokscope.sweep.views import draw
-    spec, _ = load_sweep(args.sweep_dir)
+    spec, _ = load_sweep(args.dir)
+    if args.force:
+        raise ConfigError("grokscope plot: --force is for a run directory (sweep views are always redrawn)")
     views = []
     if args.heatmap:
         views.append({"heatmap": args.heatmap, "x": args.x, "y": args.y})
     if args.curves:
-        views.append({"curves": args.curves, "color": args.color, "normalize": args.normalize})
+        views.append({"curves": args.curves, "colour": args.colour, "normalise": args.normalise})
     if args.collapse:
-        views.append({"collapse": args.collapse, "derived": args.derived, "color": args.color})
+        views.append({"collapse": args.collapse, "derived": args.derived, "colour": args.colour})
     if not views:
         views = spec.plots
     if not views:
         raise ConfigError("grokscope plot: this sweep's spec has no plots:; give --heatmap COL --x KEY --y KEY, "
-                          "--curves METRIC --color KEY or --collapse COL --derived EXPR")
-    for p in draw(args.sweep_dir, views):
+                          "--curves METRIC --colour KEY or --collapse COL --derived EXPR")
+    with _printed_deprecations():
+        paths = draw(args.dir, views)
+    for p in paths:
         print(f"figure: {p}")
+    return 0
+
+
+def _plot_run(args: argparse.Namespace) -> int:
+    """``grokscope plot RUN_DIR [--force]``: bring the run's own figures (figures/*.png) up to date with
+    its stored metrics: draw the missing or stale ones (all with ``--force``)."""
+    from grokscope.store import load_run
+    from grokscope.views.plots import update_run_figures
+    sweep_only = [f for f, v in (("--heatmap", args.heatmap), ("--curves", args.curves), ("--collapse", args.collapse),
+                                 ("--x", args.x), ("--y", args.y), ("--colour", args.colour),
+                                 ("--normalise", args.normalise), ("--derived", args.derived)) if v]
+    if sweep_only:
+        raise ConfigError(f"grokscope plot {args.dir}: {', '.join(sweep_only)} draw sweep views; {args.dir!r} is a "
+                          "run directory, whose own figures `grokscope plot RUN_DIR [--force]` draws")
+    run = load_run(args.dir)
+    if not len(run.metrics):
+        raise ConfigError(f"grokscope plot {args.dir}: the run has logged no metrics yet: nothing to draw")
+    for rel, drawn in update_run_figures(run, force=args.force):
+        print(f"figure: {Path(args.dir) / rel}" + ("" if drawn else "  (up to date)"))
     return 0
 
 
@@ -268,14 +344,19 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the number of runs and the axes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_sweep)
-    p = sub.add_parser("plot", help="phase diagrams and curves of a sweep directory")
-    p.add_argument("sweep_dir")
+    p = sub.add_parser("plot", help="phase diagrams and curves of a sweep directory, or a run's own figures")
+    p.add_argument("dir", metavar="DIR", help="a sweep directory, or a run directory (draws its figures/ that "
+                                              "are missing or older than its metrics)")
+    p.add_argument("--force", action="store_true", help="run directory: redraw every figure, even up-to-date ones")
     p.add_argument("--heatmap", metavar="COL", help="results column to draw over --x and --y")
     p.add_argument("--x", metavar="KEY")
     p.add_argument("--y", metavar="KEY")
     p.add_argument("--curves", metavar="METRIC", help="metric against steps, one line per run")
-    p.add_argument("--color", metavar="KEY", help="axis colouring curves / collapse points")
-    p.add_argument("--normalize", action="store_true", help="curves divided by their step-0 value")
+    p.add_argument("--colour", metavar="KEY", help="axis colouring curves / collapse points")
+    p.add_argument("--normalise", action="store_true", help="curves divided by their step-0 value")
+    p.add_argument("--color", dest="color_deprecated", metavar="KEY", help="deprecated spelling of --colour")
+    p.add_argument("--normalize", dest="normalize_deprecated", action="store_true",
+                   help="deprecated spelling of --normalise")
     p.add_argument("--collapse", metavar="COL", help="results column against --derived")
     p.add_argument("--derived", metavar="EXPR", help="expression of config keys, e.g. model.sigma**2*scaling.alpha")
     p.set_defaults(fn=cmd_plot)

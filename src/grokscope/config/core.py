@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,19 @@ from pydantic import (
     model_validator,
 )
 
+from grokscope.config import yaml_safe
+from grokscope.config.limits import (
+    COUNT_MAX,
+    LIST_MAX,
+    NAME,
+    PATH,
+    PATH_MAX,
+    SEED,
+    STEPS_MAX,
+    integer,
+    real,
+    short,
+)
 from grokscope.config.sections import (
     MODEL_SECTIONS,
     SEQUENCE_MODELS,
@@ -30,12 +44,15 @@ from grokscope.config.sections import (
     _Section,
 )
 
+_UNIT = real(0, 1, hi_open=True)
+_POS = real(0, 1e12, lo_open=True)
+
 
 class Scaling(_Section):
     """f̃ = alpha·(f(θ) − f(θ₀)) when centred, else alpha·f(θ). Learning rate η from ``optim.lr``:
     paper: η = lr·N/alpha²; inv_alpha2: η = lr/alpha²; plain: η = lr."""
 
-    alpha: float = Field(1.0, gt=0)
+    alpha: real(1e-6, 1e6) = 1.0
     centre: bool = True
     lr_rule: Literal["paper", "inv_alpha2", "plain"] = "paper"
 
@@ -44,12 +61,12 @@ class Optim(_Section):
     """Functional optimisers. ``batch_size``: mini-batches for any optimiser but gd (None = full batch)."""
 
     name: Literal["gd", "sgd", "momentum", "adam", "adamw"] = "gd"
-    lr: float = Field(1.0, gt=0, description="η₀ before the lr_rule is applied")
-    momentum: float = Field(0.9, ge=0, lt=1)
-    betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = Field(1e-8, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    batch_size: int | None = Field(None, gt=0)
+    lr: real(0, 1e9, lo_open=True) = Field(1.0, description="η₀ before the lr_rule is applied")
+    momentum: _UNIT = 0.9
+    betas: tuple[_UNIT, _UNIT] = (0.9, 0.999)
+    adam_eps: real(0, 1, lo_open=True) = 1e-8
+    weight_decay: real(0, 1e6) = 0.0
+    batch_size: integer(1, COUNT_MAX, optional=True) = None
     weight_decay_mode: Literal["auto", "l2", "decoupled"] = Field(
         "auto", description="l2: g + λθ enters the update; decoupled: θ ← θ(1 − ηλ) (AdamW style); "
                             "auto: decoupled for adamw, l2 otherwise")
@@ -63,16 +80,14 @@ class Optim(_Section):
     @classmethod
     def _fixed_norm(cls, v: Any) -> Any:
         ok = v is None or v == "initial" or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                               and v > 0 and math.isfinite(v))
+                                               and 0 < v <= 1e12 and math.isfinite(v))
         if not ok:
-            raise ValueError(f"optim.fixed_norm = {v!r}: allowed are null, 'initial' (‖θ₀‖) or a norm > 0")
+            raise ValueError(f"optim.fixed_norm = {short(v)}: allowed are null, 'initial' (‖θ₀‖) or a norm "
+                             "0 < x ≤ 1e+12")
         return v
 
     @model_validator(mode="after")
     def _check(self) -> Optim:
-        for i, b in enumerate(self.betas):
-            if not 0 <= b < 1:
-                raise ValueError(f"optim.betas[{i}] = {b!r}: must be in [0, 1)")
         if self.batch_size is not None and self.name == "gd":
             raise ValueError(f"optim.batch_size = {self.batch_size!r}: not allowed with optim.name = gd "
                              "(full-batch gradient descent); use sgd, momentum, adam or adamw for mini-batches")
@@ -80,30 +95,30 @@ class Optim(_Section):
 
 
 class Train(_Section):
-    steps: int = Field(100_000, ge=1)
-    log_per_decade: int = Field(100, ge=1, le=10_000, description="probe points per decade of steps")
+    steps: integer(1, STEPS_MAX) = 100_000
+    log_per_decade: integer(1, 10_000) = Field(100, description="probe points per decade of steps")
     engine: Literal["auto", "network", "reduced"] = "auto"
     loss: Literal["mse", "cross_entropy", "stablemax"] = "mse"
     grad: Literal["analytic", "autograd"] = "analytic"
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     dtype: Literal["float64", "float32"] = "float64"
-    seed: int = Field(0, description="seed for mini-batch sampling")
+    seed: SEED = Field(0, description="seed for mini-batch sampling")
     progress: bool = True
     logits_dtype: Literal["auto", "float16", "float32", "float64"] = Field(
         "auto", description="precision the model output is rounded to before the loss (auto: train.dtype)")
     loss_dtype: Literal["auto", "float16", "float32", "float64"] = Field(
         "auto", description="precision of the loss/softmax computation (auto: the logits dtype)")
-    early_stop: float | None = Field(
-        None, ge=1.0, description="stop once the grokking events are settled: every threshold crossing "
+    early_stop: real(1, 1e6, optional=True) = Field(
+        None, description="stop once the grokking events are settled: every threshold crossing "
         "(train and test, absolute and relative) has happened and the step is ≥ early_stop × the latest "
         "crossing step (None: off; see grokscope.training.stopping)")
 
     @model_validator(mode="after")
     def _device(self) -> Train:
         d = self.device
-        ok = d in ("auto", "cpu", "cuda") or (d.startswith("cuda:") and d[5:].isdigit())
+        ok = d in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:[0-9]{1,3}", d) is not None
         if not ok:
-            raise ValueError(f"train.device = {d!r}: allowed are auto, cpu, cuda, cuda:N")
+            raise ValueError(f"train.device = {short(d)}: allowed are auto, cpu, cuda, cuda:N")
         return self
 
 
@@ -113,54 +128,47 @@ class Init(_Section):
     is truncated to ``rank`` by SVD and rescaled to its full-rank Frobenius norm (Liu et al. 2024);
     then every trainable tensor is multiplied by ``scale`` (Omnigrok's init scale)."""
 
-    rank: int | None = Field(None, ge=1, description="SVD rank of the initial weight matrices (null: full)")
-    scale: float = Field(1.0, gt=0, description="multiplies every trainable initial weight")
-    params: list[str] | None = Field(None, description="names of the tensors the rank applies to "
-                                                       "(null: every trainable tensor with ndim ≥ 2)")
+    rank: integer(1, COUNT_MAX, optional=True) = Field(
+        None, description="SVD rank of the initial weight matrices (null: full)")
+    scale: real(1e-6, 1e6) = Field(1.0, description="multiplies every trainable initial weight")
+    params: list[str] | None = Field(None, max_length=LIST_MAX,
+                                     description="names of the tensors the rank applies to "
+                                                 "(null: every trainable tensor with ndim ≥ 2)")
 
 
 class Probes(_Section):
     """``names``: 'auto' (every probe the model and task support) or an explicit list."""
 
-    names: Literal["auto"] | list[str] = "auto"
-    expensive_points: int = Field(100, ge=2, description="probe points over the run for NTK-based probes")
-    cadence: dict[str, int] = Field(default_factory=dict,
-                                    description="per-probe number of points over the run (overrides)")
-
-    @model_validator(mode="after")
-    def _cadence(self) -> Probes:
-        for k, v in self.cadence.items():
-            if v < 2:
-                raise ValueError(f"probes.cadence.{k} = {v!r}: must be ≥ 2 points (first and last step)")
-        return self
+    names: Literal["auto"] | list[str] = Field("auto", max_length=LIST_MAX)
+    expensive_points: integer(2, 10**6) = Field(100, description="probe points over the run for NTK-based probes")
+    cadence: dict[str, integer(2, 10**6)] = Field(
+        default_factory=dict, max_length=LIST_MAX,
+        description="per-probe number of points over the run (overrides; ≥ 2: the first and last step)")
 
 
 class Events(_Section):
-    thresholds: list[float] = Field(default_factory=lambda: [0.1], description="absolute loss thresholds")
-    relative: list[float] = Field(default_factory=lambda: [0.1],
-                                  description="thresholds as fractions of the step-0 loss")
+    thresholds: list[_POS] = Field(default_factory=lambda: [0.1], max_length=LIST_MAX,
+                                   description="absolute loss thresholds")
+    relative: list[_POS] = Field(default_factory=lambda: [0.1], max_length=LIST_MAX,
+                                 description="thresholds as fractions of the step-0 loss")
     test_metric: Literal["test_loss", "test_loss_exact"] = "test_loss"
-    departure: float = Field(0.1, gt=0, description="relative gap |L − L_lin|/L_lin that marks leaving the twin")
-    k0_ridge: float = Field(0.0, ge=0, description="ridge of the K₀ kernel-regression baseline")
-
-    @model_validator(mode="after")
-    def _pos(self) -> Events:
-        for key in ("thresholds", "relative"):
-            for v in getattr(self, key):
-                if not v > 0:
-                    raise ValueError(f"events.{key} contains {v!r}: thresholds must be > 0")
-        return self
+    departure: real(0, 1e6, lo_open=True) = Field(
+        0.1, description="relative gap |L − L_lin|/L_lin that marks leaving the twin")
+    k0_ridge: real(0, 1e6) = Field(0.0, description="ridge of the K₀ kernel-regression baseline")
 
 
 class Output(_Section):
-    root: str = "runs"
-    name: str | None = Field(None, description="run directory name (default: preset/config name + hash)")
+    root: PATH = "runs"
+    name: NAME = Field(None, description="run directory name, one path component of at most 100 characters "
+                                         "(default: preset/config name + hash)")
     plots: bool = True
-    flush_every_s: float = Field(30.0, gt=0, description="how often partial metrics are written during a run")
+    flush_every_s: real(0, 1e9, lo_open=True) = Field(
+        30.0, description="how often partial metrics are written during a run")
     report: bool = Field(True, description="write report.html at the end of a run (when plots is true)")
     stream: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=list, description="stream metrics live during training to these backends")
-    mlflow_uri: str | None = Field(None, description="MLflow tracking URI (default sqlite:///<root>/mlflow.db)")
+    mlflow_uri: str | None = Field(None, max_length=PATH_MAX,
+                                   description="MLflow tracking URI (default sqlite:///<root>/mlflow.db)")
 
 
 class Config(_Section):
@@ -215,6 +223,8 @@ def section_conflicts(cfg: Config) -> list[str]:
 def _fmt_loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if not isinstance(part, int) and not (isinstance(part, str) and part.isprintable() and len(part) <= 100):
+            part = short(part, 100)  # odd keys (control characters, huge, non-text) shown as a repr
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -253,7 +263,8 @@ def parse_config(data: dict[str, Any] | None) -> Config:
             key = _fmt_loc(_untag(err["loc"])[0])
             if err["type"] == "union_tag_invalid":
                 sections = _UNIONS.get(str(err["loc"][0]), {})
-                lines.append(f"{key}.name = {err['ctx'].get('tag')!r}: unknown; allowed are {', '.join(sections)}")
+                lines.append(f"{key}.name = {short(err['ctx'].get('tag'))}: unknown; allowed are "
+                             f"{', '.join(sections)}")
             elif err["type"] == "extra_forbidden":
                 allowed = ", ".join(_allowed_keys(err["loc"]))
                 lines.append(f"{key}: unknown key; allowed here: {allowed}")
@@ -261,7 +272,7 @@ def parse_config(data: dict[str, Any] | None) -> Config:
                 msg = str(err["msg"]).removeprefix("Value error, ")
                 lines.append(msg if msg.split(" ")[0].count(".") else f"{key}: {msg}")
             else:
-                lines.append(f"{key} = {err.get('input')!r}: {err['msg']}")
+                lines.append(f"{key} = {short(err.get('input'))}: {err['msg']}")
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines)) from None
 
 
@@ -288,25 +299,18 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not key or any(not p for p in key.split(".")):
             raise ConfigError(f"--set {item!r}: the key must be dotted section.field, e.g. model.N")
-        try:
-            out[key] = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key} = {raw!r}: not a valid YAML value ({exc.__class__.__name__})")
+        out[key] = yaml_safe.loads(raw, f"--set {short(key, 100)} = {short(raw)}")
     return out
 
 
-def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_yaml(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """The mapping in a YAML file, read with the hardened loader of :mod:`grokscope.config.yaml_safe`."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r}: not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(p)!r}: not valid YAML: {exc}") from None
+    data = yaml_safe.load_file(p, what)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(p)!r}: top level must be a mapping of sections, "
+        raise ConfigError(f"{what} {str(p)!r}: top level must be a mapping of sections, "
                           f"got {type(data).__name__}")
     return data
 
@@ -315,7 +319,10 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | None = None,
                 overrides: list[str] | dict[str, Any] | None = None) -> Config:
     """Config from a YAML path or dict, with dotted overrides applied, then validated."""
     data = read_yaml(source) if isinstance(source, (str, os.PathLike)) else dict(source or {})
-    data = yaml.safe_load(yaml.safe_dump(data))  # deep copy through plain types
+    try:
+        data = yaml.safe_load(yaml.safe_dump(data))  # deep copy through plain types
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"config: not plain YAML data ({exc.__class__.__name__})") from None
     ov = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
     for key, value in ov.items():
         _set_dotted(data, key, value)

@@ -43,7 +43,8 @@ def _fmt(x: float | int) -> str:
 
 class Range:
     """lo ≤ x ≤ hi (``lo_open``/``hi_open``: strict) for an int or float field; None passes when
-    ``optional``. Rejects booleans, non-numbers, non-integral ints and non-finite floats."""
+    ``optional``. Rejects booleans, non-numbers, non-integral ints and non-finite floats. Text that
+    reads as a number is accepted (YAML 1.1 reads ``1e-3`` as text), and an integral float for ints."""
 
     def __init__(self, kind: type, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
                  optional: bool = False) -> None:

@@ -10,6 +10,21 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from grokscope.config.limits import (
+    COUNT_MAX,
+    LIST_MAX,
+    OPT_PATH,
+    SEED,
+    find_range,
+    integer,
+    real,
+    short,
+)
+
+SIZE = integer(1, COUNT_MAX)
+WIDTH = integer(-COUNT_MAX, COUNT_MAX)  # layer widths: the sections say "widths must be > 0" themselves
+POSITIVE = real(0, 1e12, lo_open=True)
+
 
 class ConfigError(ValueError):
     """A config value is wrong; the message names key, value and what is allowed."""
@@ -18,15 +33,28 @@ class ConfigError(ValueError):
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """State every numeric field's allowed range in its description."""
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for f in cls.model_fields.values():
+            rng = find_range(f.annotation, f.metadata)
+            if rng is not None and "allowed:" not in (f.description or ""):
+                f.description = f"{f.description + '; ' if f.description else ''}allowed: {rng.text}"
+                changed = True
+        if changed:
+            cls.model_rebuild(force=True)
+
 
 class DataFiles(_Section):
     """Bring-your-own arrays (.npy or .npz with one array): reuse another codebase's exact data."""
 
-    X_train: str | None = None
-    y_train: str | None = None
-    X_test: str | None = None
-    y_test: str | None = None
-    beta: str | None = None
+    X_train: OPT_PATH = None
+    y_train: OPT_PATH = None
+    X_test: OPT_PATH = None
+    y_test: OPT_PATH = None
+    beta: OPT_PATH = None
 
 
 class PolynomialTask(_Section):
@@ -34,15 +62,15 @@ class PolynomialTask(_Section):
     Σ_j ½(β_j·x)² over ``n_index`` directions (multi_index); β ~ N(0, I)."""
 
     name: Literal["polynomial"] = "polynomial"
-    D: int = Field(100, gt=0)
-    P: int = Field(550, gt=0)
-    P_test: int = Field(1000, gt=0)
+    D: SIZE = 100
+    P: SIZE = 550
+    P_test: SIZE = 1000
     target: Literal["single_index", "hermite", "multi_index"] = "single_index"
-    k: int = Field(2, ge=1, le=12, description="Hermite degree of the target")
-    n_index: int = Field(2, ge=1, description="number of directions of the multi-index target")
-    data_seed: int = 0
-    test_seed: int = 1
-    beta_seed: int = 2
+    k: integer(1, 12) = Field(2, description="Hermite degree of the target")
+    n_index: integer(1, 10**6) = Field(2, description="number of directions of the multi-index target")
+    data_seed: SEED = 0
+    test_seed: SEED = 1
+    beta_seed: SEED = 2
     files: DataFiles = DataFiles()
 
 
@@ -58,10 +86,11 @@ class ModularTask(_Section):
     """
 
     name: Literal["modular"] = "modular"
-    p: int = Field(113, ge=2, le=4096, description="modulus; must be prime for op = div")
+    p: integer(2, 4096) = Field(113, description="modulus; must be prime for op = div")
     op: Literal["add", "sub", "mul", "div", "x2xyy2"] = "add"
-    frac_train: float = Field(0.3, gt=0, lt=1, description="fraction of the pairs used for training")
-    split_seed: int = 0
+    frac_train: real(0, 1, lo_open=True, hi_open=True) = Field(
+        0.3, description="fraction of the pairs used for training")
+    split_seed: SEED = 0
     inputs: Literal["onehot", "tokens"] = "tokens"
 
     @model_validator(mode="after")
@@ -81,17 +110,24 @@ class CommitteeModel(_Section):
     """f(x) = (1/N) Σ_i a_i φ(w_i·x); W ~ σ·N(0, 1); a = 1 (fixed) unless readouts are trained."""
 
     name: Literal["committee"] = "committee"
-    N: int = Field(500, gt=0)
+    N: SIZE = 500
     phi: Literal["quadratic", "relu", "tanh", "hermite"] = "quadratic"
-    eps: float = Field(0.02, description="φ(h) = h + (eps/2) h² (quadratic) or h + (eps/2) He_k(h)")
-    k: int = Field(2, ge=2, le=12, description="Hermite degree of φ when phi = hermite")
+    eps: real(-1e6, 1e6) = Field(0.02, description="φ(h) = h + (eps/2) h² (quadratic) or h + (eps/2) He_k(h)")
+    k: integer(2, 12) = Field(2, description="Hermite degree of φ when phi = hermite")
     readouts: Literal["fixed", "trained"] = "fixed"
     readout_init: Literal["ones", "normal"] = "ones"
-    sigma: float = Field(1.0, gt=0, description="init scale: W ~ sigma·N(0,1)")
-    init_W: str | None = Field(None, description=".npy/.npz file with the initial W, shape (N, D)")
+    sigma: real(1e-6, 1e6) = Field(1.0, description="init scale: W ~ sigma·N(0,1)")
+    init_W: OPT_PATH = Field(None, description=".npy/.npz file with the initial W, shape (N, D)")
     init: Literal["sampled", "infinite"] = Field(
         "sampled", description="sampled W, or the infinite-width limit w̄ = 0, M = σ²I (reduced engine only)")
-    seed: int = 0
+    seed: SEED = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> CommitteeModel:
+        if self.init == "infinite" and self.init_W is not None:
+            raise ValueError(f"model.init_W = {short(self.init_W)}: not used with model.init = 'infinite' (the "
+                             "infinite-width limit samples no W); drop model.init_W or set model.init = sampled")
+        return self
 
 
 class ImageTask(_Section):
@@ -101,10 +137,10 @@ class ImageTask(_Section):
 
     name: Literal["images"] = "images"
     source: Literal["digits", "mnist", "mnist1d"] = "digits"
-    path: str | None = Field(None, description="directory holding the MNIST IDX files (source = mnist)")
-    n_train: int = Field(1000, gt=0)
-    n_test: int = Field(797, gt=0)
-    seed: int = Field(0, description="seed of the random train/test selection")
+    path: OPT_PATH = Field(None, description="directory holding the MNIST IDX files (source = mnist)")
+    n_train: SIZE = 1000
+    n_test: SIZE = 797
+    seed: SEED = Field(0, description="seed of the random train/test selection")
 
 
 class TeacherTask(_Section):
@@ -112,22 +148,22 @@ class TeacherTask(_Section):
     D-hidden…-K tanh MLP with biases and PyTorch's default init drawn with ``seed``."""
 
     name: Literal["teacher"] = "teacher"
-    D: int = Field(5, gt=0)
-    hidden: list[int] = Field(default_factory=lambda: [100, 100])
-    K: int = Field(5, gt=0, description="teacher outputs")
-    P: int = Field(100, gt=0)
-    P_test: int = Field(100, gt=0)
-    seed: int = Field(0, description="seed of the teacher's weights and of the inputs")
-    thresholds: list[float] = Field(
-        default_factory=lambda: [1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.1],
+    D: SIZE = 5
+    hidden: list[WIDTH] = Field(default_factory=lambda: [100, 100], max_length=LIST_MAX)
+    K: SIZE = Field(5, description="teacher outputs")
+    P: SIZE = 100
+    P_test: SIZE = 100
+    seed: SEED = Field(0, description="seed of the teacher's weights and of the inputs")
+    thresholds: list[real(-1e12, 1e12)] = Field(
+        default_factory=lambda: [1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.1], max_length=LIST_MAX,
         description="θ of the thresholded accuracy: fraction of samples with per-sample MSE < θ")
-    threshold: float = Field(1e-3, gt=0, description="θ of the train_acc/test_acc columns (paper: 0.001)")
+    threshold: POSITIVE = Field(1e-3, description="θ of the train_acc/test_acc columns (paper: 0.001)")
 
     @model_validator(mode="after")
     def _check(self) -> TeacherTask:
         for h in self.hidden:
             if h <= 0:
-                raise ValueError(f"task.hidden = {self.hidden!r}: widths must be > 0")
+                raise ValueError(f"task.hidden = {short(self.hidden)}: widths must be > 0")
         for v in self.thresholds:
             if not v > 0:
                 raise ValueError(f"task.thresholds contains {v!r}: thresholds must be > 0")
@@ -140,11 +176,11 @@ class EigenTask(_Section):
     filled in once the model is initialised; the first P points train, the rest test."""
 
     name: Literal["eigen"] = "eigen"
-    D: int = Field(100, gt=0)
-    P: int = Field(100, gt=0)
-    P_test: int = Field(100, gt=0)
-    j: int = Field(70, ge=1, description="eigenvector index, 1 = largest eigenvalue")
-    data_seed: int = 0
+    D: SIZE = 100
+    P: SIZE = 100
+    P_test: SIZE = 100
+    j: SIZE = Field(70, description="eigenvector index, 1 = largest eigenvalue")
+    data_seed: SEED = 0
 
     @model_validator(mode="after")
     def _check(self) -> EigenTask:
@@ -160,20 +196,20 @@ class MLPModel(_Section):
     σ·N(0,1)·√(2/fan_in); torch_default σ·U(±1/√fan_in) (biases too; else biases start at 0)."""
 
     name: Literal["mlp"] = "mlp"
-    hidden: list[int] = Field(default_factory=lambda: [200, 200, 200])
+    hidden: list[WIDTH] = Field(default_factory=lambda: [200, 200, 200], max_length=LIST_MAX)
     activation: Literal["relu", "tanh", "quadratic", "square", "linear"] = "relu"
-    eps: float = Field(1.0, description="φ(h) = h + (eps/2) h² when activation = quadratic")
+    eps: real(-1e6, 1e6) = Field(1.0, description="φ(h) = h + (eps/2) h² when activation = quadratic")
     bias: bool = False
     init: Literal["normal", "lecun", "kaiming", "torch_default"] = "kaiming"
-    sigma: float = Field(1.0, gt=0, description="init scale multiplying every initial weight and bias")
+    sigma: real(1e-6, 1e6) = Field(1.0, description="init scale multiplying every initial weight and bias")
     norm: Literal["none", "ntk", "paper"] = "none"
-    out_scale: float = Field(1.0, gt=0, description="constant factor on the output (Fig 2: 1/(D·N))")
-    seed: int = 0
+    out_scale: real(1e-12, 1e12) = Field(1.0, description="constant factor on the output (Fig 2: 1/(D·N))")
+    seed: SEED = 0
 
     @model_validator(mode="after")
     def _check(self) -> MLPModel:
         if any(h <= 0 for h in self.hidden):
-            raise ValueError(f"model.hidden = {self.hidden!r}: widths must be > 0")
+            raise ValueError(f"model.hidden = {short(self.hidden)}: widths must be > 0")
         return self
 
 
@@ -182,12 +218,13 @@ class TransformerModel(_Section):
     multi-head attention, ReLU MLP, no LayerNorm; logits (P, classes) from the last position."""
 
     name: Literal["transformer"] = "transformer"
-    d_model: int = Field(128, gt=0)
-    n_heads: int = Field(4, gt=0)
-    d_head: int | None = Field(None, gt=0, description="per-head width (default d_model // n_heads)")
-    d_mlp: int = Field(512, gt=0)
+    d_model: SIZE = 128
+    n_heads: SIZE = 4
+    d_head: integer(1, COUNT_MAX, optional=True) = Field(
+        None, description="per-head width (default d_model // n_heads)")
+    d_mlp: SIZE = 512
     act: Literal["relu", "gelu"] = "relu"
-    seed: int = Field(1, description="seed of the weight init (the paper's code: torch seed 1)")
+    seed: SEED = Field(1, description="seed of the weight init (the paper's code: torch seed 1)")
 
     @model_validator(mode="after")
     def _check(self) -> TransformerModel:

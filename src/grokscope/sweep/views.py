@@ -4,17 +4,19 @@
   axes where the axis is log-spaced; cells averaged over the other axes (e.g. seeds); × marks cells
   that never crossed the threshold (value missing in a finished run), a red ◆ cells with a diverged
   run, a grey ! failed or unfinished runs.
-- ``curves``: a metric against steps for every run, coloured by one axis (Fig 3(a)).
+- ``curves``: a metric against steps for every run, coloured by one axis (``colour``; Fig 3(a)).
 - ``collapse``: a results column against a derived quantity of config keys such as
   ``model.sigma**2*scaling.alpha`` (Fig 7), evaluated by a small arithmetic interpreter (no eval).
 Figures go to SWEEP_DIR/figures/ through an atomic write.
+
+View keys are spelt the British way (``colour``, ``normalise``); the American ``color`` and
+``normalize`` of earlier specs are deprecated aliases that still work and warn (DeprecationWarning).
 """
 from __future__ import annotations
 
-import ast
 import io
-import operator
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,37 @@ import pandas as pd
 from grokscope.config import ConfigError
 from grokscope.store import atomic_write_bytes
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.Pow: operator.pow}
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_FUNCS = {"log": np.log, "log10": np.log10, "log2": np.log2, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
+# deprecated view keys and keyword arguments → their British spelling
+DEPRECATED_VIEW_KEYS = {"color": "colour", "normalize": "normalise"}
+
+
+def deprecated(old: str, new: str, what: str, stacklevel: int = 3) -> None:
+    """Warn (DeprecationWarning) that ``old`` is a deprecated spelling of ``new``."""
+    warnings.warn(f"grokscope: {what} {old!r} is deprecated (American spelling); use {new!r}",
+                  DeprecationWarning, stacklevel=stacklevel)
+
+
+def _alias(new_value: Any, old_value: Any, old: str, new: str, what: str) -> Any:
+    """The value given under ``new`` or, with a deprecation warning, under ``old`` (not both)."""
+    if old_value is None:
+        return new_value
+    deprecated(old, new, what, stacklevel=4)
+    if new_value is not None and new_value != old_value:
+        raise ConfigError(f"{what} {old!r} (deprecated) and {new!r} given with different values; give {new!r} only")
+    return old_value
+
+
+def canonical_view(view: dict[str, Any]) -> dict[str, Any]:
+    """A plot view with the deprecated keys (``color``, ``normalize``) renamed to ``colour``,
+    ``normalise``, warning (DeprecationWarning) for each; the same view when it has none."""
+    out = {}
+    for k, v in view.items():
+        new = DEPRECATED_VIEW_KEYS.get(k)
+        if new is None:
+            out[k] = v
+            continue
+        out[new] = _alias(view.get(new), v, k, new, "sweep plot key")
+    return out
 
 
 def _plt():
@@ -37,50 +66,18 @@ def _plt():
     return plt
 
 
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return f"{head}.{node.attr}" if head else None
-    return None
-
-
 def derived(expr: str, df: pd.DataFrame) -> np.ndarray:
-    """Evaluate an arithmetic expression of results columns (dotted config keys), one value per row.
+    """Evaluate an arithmetic expression of results columns (dotted config keys), one value per row
+    (bounded, x/0 → NaN: grokscope.sweep.spec.evaluate_expression)."""
+    from grokscope.sweep.spec import evaluate_expression
 
-    Allowed: numbers, dotted column names, + − * / **, unary −, and log, log10, log2, exp, sqrt, abs.
-    """
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError as exc:
-        raise ConfigError(f"--derived {expr!r}: not an arithmetic expression ({exc.msg})") from None
+    def column(key: str) -> np.ndarray:
+        if key not in df.columns:
+            raise ConfigError(f"--derived {expr!r}: {key!r} is not a results column; use dotted config keys "
+                              f"such as scaling.alpha or model.sigma")
+        return pd.to_numeric(df[key], errors="coerce").to_numpy(dtype=float)
 
-    def ev(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
-            return float(node.value)
-        key = _dotted(node)
-        if key is not None:
-            if key not in df.columns:
-                raise ConfigError(f"--derived {expr!r}: {key!r} is not a results column; use dotted config keys "
-                                  f"such as scaling.alpha or model.sigma")
-            return pd.to_numeric(df[key], errors="coerce").to_numpy(dtype=float)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](ev(node.operand))
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
-                and len(node.args) == 1 and not node.keywords):
-            return _FUNCS[node.func.id](ev(node.args[0]))
-        raise ConfigError(f"--derived {expr!r}: {ast.unparse(node)!r} is not allowed; use numbers, dotted config "
-                          f"keys, + - * / ** and {', '.join(_FUNCS)}")
-
-    with np.errstate(all="ignore"):
-        out = np.asarray(ev(tree), dtype=float)
-    return np.broadcast_to(out, (len(df),)).copy()
+    return np.broadcast_to(evaluate_expression(expr, column), (len(df),)).copy()
 
 
 def _need(df: pd.DataFrame, col: str, what: str) -> None:
@@ -162,23 +159,31 @@ def heatmap(df: pd.DataFrame, col: str, x: str, y: str, scales: dict[str, str] |
 LEGEND_MAX = 8  # curves(): at most this many distinct colour values get a legend, not a colour bar
 
 
-def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, color: str, scales: dict[str, str] | None = None,
-           normalize: bool = False, ax: Any = None) -> Any:
-    """``metric`` against step for every finished run, coloured by axis ``color`` (÷ its step-0 value
-    when ``normalize``, as in paper Fig 3(a)); a legend of the values when there are at most
-    ``LEGEND_MAX`` of them (e.g. fig9's three P), else a colour bar."""
-    _need(df, color, "--color")
+def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, colour: str | None = None,
+           scales: dict[str, str] | None = None, normalise: bool = False, ax: Any = None, *,
+           color: str | None = None, normalize: bool | None = None) -> Any:
+    """``metric`` against step for every finished run, coloured by axis ``colour`` (÷ its step-0 value
+    when ``normalise``, as in paper Fig 3(a)); a legend of the values when there are at most
+    ``LEGEND_MAX`` of them (e.g. fig9's three P), else a colour bar. ``color``, ``normalize``:
+    deprecated spellings of ``colour``, ``normalise`` (DeprecationWarning)."""
+    colour = _alias(colour, color, "color", "colour", "curves() keyword")
+    if normalize is not None:
+        deprecated("normalize", "normalise", "curves() keyword")
+        normalise = normalise or bool(normalize)
+    if colour is None:
+        raise ConfigError(f"--curves {metric!r}: needs --colour KEY")
+    _need(df, colour, "--colour")
     import matplotlib as mpl
     plt = _plt()
     scales = scales or {}
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
-    cv = pd.to_numeric(df[color], errors="coerce").astype(float)
+    cv = pd.to_numeric(df[colour], errors="coerce").astype(float)
     finite = cv[np.isfinite(cv)]
     if finite.empty:
-        raise ConfigError(f"--color {color!r}: no numeric values in the results")
+        raise ConfigError(f"--colour {colour!r}: no numeric values in the results")
     lo, hi = float(finite.min()), float(finite.max())
-    norm = (mpl.colors.LogNorm(lo, hi) if scales.get(color) == "log" and lo > 0 and hi > lo
+    norm = (mpl.colors.LogNorm(lo, hi) if scales.get(colour) == "log" and lo > 0 and hi > lo
             else mpl.colors.Normalize(lo, hi if hi > lo else lo + 1))
     cmap = mpl.colormaps["viridis"]
     drawn = 0
@@ -192,7 +197,7 @@ def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, color: str, scales: d
                               f"{', '.join(c for c in m.columns if c != 'step')}")
         yv = m[metric].to_numpy(float)
         ok = np.isfinite(yv)
-        if normalize and ok.any():
+        if normalise and ok.any():
             yv = yv / yv[ok][0]
         ax.plot(np.maximum(m["step"].to_numpy()[ok], 1), yv[ok], color=cmap(norm(cv[i])), lw=1.3)
         drawn += 1
@@ -201,19 +206,22 @@ def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, color: str, scales: d
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel(f"{metric} / {metric}(0)" if normalize else metric)
+    ax.set_ylabel(f"{metric} / {metric}(0)" if normalise else metric)
     values = sorted(set(finite.tolist()))
     if len(values) <= LEGEND_MAX:
         from matplotlib.lines import Line2D
-        ax.legend(handles=[Line2D([], [], color=cmap(norm(v)), lw=1.3, label=f"{color} = {v:g}")
+        ax.legend(handles=[Line2D([], [], color=cmap(norm(v)), lw=1.3, label=f"{colour} = {v:g}")
                            for v in values], fontsize=8, framealpha=0.8)
     else:
-        ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=color)
+        ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=colour)
     return ax
 
 
-def collapse(df: pd.DataFrame, col: str, expr: str, color: str | None = None, ax: Any = None) -> Any:
-    """``col`` against the derived quantity ``expr`` on log-log axes (non-positive values dropped)."""
+def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, ax: Any = None, *,
+             color: str | None = None) -> Any:
+    """``col`` against the derived quantity ``expr`` on log-log axes (non-positive values dropped),
+    points coloured by the axis ``colour`` when given (``color``: deprecated spelling)."""
+    colour = _alias(colour, color, "color", "colour", "collapse() keyword")
     _need(df, col, "--collapse")
     plt = _plt()
     xv = derived(expr, df)
@@ -223,11 +231,11 @@ def collapse(df: pd.DataFrame, col: str, expr: str, color: str | None = None, ax
         raise ConfigError(f"--collapse {col!r} against {expr!r}: no run has positive finite values of both")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 4.4), constrained_layout=True)
-    if color is not None and color in df.columns:
-        c = pd.to_numeric(df[color], errors="coerce").to_numpy(float)[ok]
+    if colour is not None and colour in df.columns:
+        c = pd.to_numeric(df[colour], errors="coerce").to_numpy(float)[ok]
         sc = ax.scatter(xv[ok], yv[ok], c=c, cmap="viridis", s=30,
                         norm="log" if (c > 0).all() and len(set(c)) > 1 else None)
-        ax.figure.colorbar(sc, ax=ax, label=color)
+        ax.figure.colorbar(sc, ax=ax, label=colour)
     else:
         ax.scatter(xv[ok], yv[ok], s=30)
     ax.set_xscale("log")
@@ -239,7 +247,8 @@ def collapse(df: pd.DataFrame, col: str, expr: str, color: str | None = None, ax
 
 
 def draw(sweep_dir: str | Path, views: list[dict[str, Any]]) -> list[Path]:
-    """Draw views ({heatmap, x, y} | {curves, color[, normalize]} | {collapse, derived[, color]}) of a sweep."""
+    """Draw views ({heatmap, x, y} | {curves, colour[, normalise]} | {collapse, derived[, colour]}) of a
+    sweep. The deprecated keys ``color`` and ``normalize`` still work and warn (:func:`canonical_view`)."""
     from grokscope.sweep.runner import load_sweep
     sweep_dir = Path(sweep_dir)
     spec, _ = load_sweep(sweep_dir)
@@ -249,7 +258,7 @@ def draw(sweep_dir: str | Path, views: list[dict[str, Any]]) -> list[Path]:
     df = pd.read_parquet(rp)
     plt = _plt()
     out = []
-    for v in views:
+    for v in map(canonical_view, views):
         fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
         try:
             if "heatmap" in v:
@@ -260,15 +269,15 @@ def draw(sweep_dir: str | Path, views: list[dict[str, Any]]) -> list[Path]:
                 heatmap(df, v["heatmap"], x, y, spec.scales, sweep_dir, ax=ax)
                 name = f"heatmap_{v['heatmap']}__{x}__{y}"
             elif "curves" in v:
-                color = v.get("color") or (spec.axes_keys[0] if spec.axes_keys else None)
-                if color is None:
-                    raise ConfigError(f"curves {v['curves']!r}: needs --color KEY")
-                curves(df, sweep_dir, v["curves"], color, spec.scales, bool(v.get("normalize")), ax=ax)
-                name = f"curves_{v['curves']}__{color}"
+                colour = v.get("colour") or (spec.axes_keys[0] if spec.axes_keys else None)
+                if colour is None:
+                    raise ConfigError(f"curves {v['curves']!r}: needs --colour KEY")
+                curves(df, sweep_dir, v["curves"], colour, spec.scales, bool(v.get("normalise")), ax=ax)
+                name = f"curves_{v['curves']}__{colour}"
             elif "collapse" in v:
                 if not v.get("derived"):
                     raise ConfigError(f"collapse {v['collapse']!r}: needs --derived EXPR")
-                collapse(df, v["collapse"], v["derived"], v.get("color"), ax=ax)
+                collapse(df, v["collapse"], v["derived"], v.get("colour"), ax=ax)
                 name = f"collapse_{v['collapse']}__{v['derived']}"
             else:
                 raise ConfigError(f"plot view {v!r}: expected a heatmap, curves or collapse entry")

@@ -201,7 +201,10 @@ class _Crashed(Exception):
 
 
 def default_run_dir(cfg: Config, label: str | None = None) -> Path:
-    name = cfg.output.name or f"{label or 'run'}-{run_id(cfg)}"
+    """``output.root / output.name``, or ``<label>-<config hash>`` (the label cut so the name stays ≤ NAME_MAX)."""
+    from grokscope.config.limits import NAME_MAX
+    label = (label or "run")[: NAME_MAX - 13]  # '-' + the 12-character hash
+    name = cfg.output.name or f"{label}-{run_id(cfg)}"
     return Path(cfg.output.root) / name
 
 

@@ -84,6 +84,8 @@ class RunState:
             "status": "running", "run_id": run_id(cfg), "label": label,
             "engine": {"name": b.engine_name, "reason": b.engine_reason},
             "eta": b.eta, "device": str(b.device), "dtype": cfg.train.dtype, "versions": _versions(),
+            "sizes": {"P": int(data.y_train.shape[0]), "P_test": int(data.y_test.shape[0]),
+                      "width": int(b.model.width)},
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
         }
         self.watch = EventWatch(cfg)

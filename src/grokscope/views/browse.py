@@ -2,40 +2,17 @@
 (several runs' curves overlaid in one figure, and their summaries side by side)."""
 from __future__ import annotations
 
-import math
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 from grokscope.config import ConfigError
-from grokscope.store import Run, is_run_dir, load_run
+from grokscope.store import Run, atomic_write_bytes, is_run_dir, is_sweep_dir, load_run
+from grokscope.views.table import LS_COLUMNS, first_abs, fmt_value, format_table, run_facts, run_row, run_rows
 
-LS_COLUMNS = ["name", "kind", "status", "alpha", "eps", "N", "P", "engine", "t_train", "t_test", "grok_amount",
-              "wall_s"]
-
-
-def _first_abs(summary: dict[str, Any] | None) -> dict[str, Any]:
-    ab = ((summary or {}).get("events") or {}).get("absolute") or {}
-    return next(iter(ab.values()), {}) if ab else {}
-
-
-def run_row(run: Run, name: str | None = None) -> dict[str, Any]:
-    """One line of ``ls``: key config (α, ε, N, P, engine), first absolute-threshold events, wall time."""
-    s = run.summary or {}
-    ev = _first_abs(s)
-    eng = (s.get("engine") or {}).get("name") or run.config.train.engine
-    return {"name": name or Path(run.path).name, "kind": "run", "status": run.status,
-            "alpha": run.config.scaling.alpha, "eps": run.config.model.eps, "N": run.config.model.N,
-            "P": run.config.task.P, "engine": eng, "t_train": ev.get("t_train"), "t_test": ev.get("t_test"),
-            "grok_amount": ev.get("grok_amount"), "wall_s": (s.get("timings") or {}).get("total_s")}
-
-
-def run_rows(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """``run_row`` of every run directory directly under ``root`` (sorted by name)."""
-    r = Path(root)
-    if not r.is_dir():
-        return []
-    return [run_row(load_run(d)) for d in sorted(r.iterdir()) if d.is_dir() and is_run_dir(d)]
+__all__ = ["COMPARE_ROWS", "LS_COLUMNS", "compare_figure", "compare_table", "fmt_value", "format_table",
+           "list_entries", "load_runs", "run_row", "run_rows", "sweep_row"]
 
 
 def sweep_row(path: Path, name: str) -> dict[str, Any]:
@@ -56,7 +33,6 @@ def sweep_row(path: Path, name: str) -> dict[str, Any]:
 
 def list_entries(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
     """Runs and sweeps under ``root`` (searched recursively; a sweep's own runs are summarised, not listed)."""
-    from grokscope.views.report import is_sweep_dir
     r = Path(root)
     if not r.is_dir():
         raise ConfigError(f"ls: {str(r)!r} is not a directory; give the folder that holds run directories "
@@ -78,42 +54,37 @@ def list_entries(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
     return out
 
 
-def fmt_value(v: Any, missing: str = "-") -> str:
-    """A table cell: floats to 4 significant digits, None/NaN as ``missing``."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return missing
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+def _fact(key: str) -> Any:
+    return lambda r: run_facts(r)[key]
 
 
-def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """Plain-text table with aligned columns (missing values shown as -)."""
-    cells = [columns] + [[fmt_value(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def _summary(*keys: str) -> Any:
+    def get(r: Run) -> Any:
+        v: Any = r.summary or {}
+        for k in keys:
+            v = (v or {}).get(k)
+        return v
+    return get
 
 
-COMPARE_ROWS = [("status", lambda r: r.status), ("alpha", lambda r: r.config.scaling.alpha),
-                ("eps", lambda r: r.config.model.eps), ("N", lambda r: r.config.model.N),
-                ("D", lambda r: r.config.task.D), ("P", lambda r: r.config.task.P),
-                ("engine", lambda r: ((r.summary or {}).get("engine") or {}).get("name")),
-                ("t_train", lambda r: _first_abs(r.summary).get("t_train")),
-                ("t_test", lambda r: _first_abs(r.summary).get("t_test")),
-                ("grok_amount", lambda r: _first_abs(r.summary).get("grok_amount")),
-                ("peak_test_loss", lambda r: ((r.summary or {}).get("events") or {}).get("peak_test_loss")),
+COMPARE_ROWS = [("status", lambda r: r.status), ("model", _fact("model")), ("task", _fact("task")),
+                ("alpha", _fact("alpha")), ("eps", _fact("eps")), ("N", _fact("N")), ("D", _fact("D")),
+                ("P", _fact("P")), ("engine", _summary("engine", "name")),
+                ("t_train", lambda r: first_abs(r.summary).get("t_train")),
+                ("t_test", lambda r: first_abs(r.summary).get("t_test")),
+                ("grok_amount", lambda r: first_abs(r.summary).get("grok_amount")),
+                ("peak_test_loss", _summary("events", "peak_test_loss")),
                 ("final_train_loss", lambda r: _last(r, "train_loss")),
                 ("final_test_loss", lambda r: _last(r, "test_loss")),
-                ("verdict", lambda r: ((r.summary or {}).get("laziness") or {}).get("verdict")),
-                ("wall_s", lambda r: ((r.summary or {}).get("timings") or {}).get("total_s"))]
+                ("final_test_acc", lambda r: _last(r, "test_acc")),
+                ("verdict", _summary("laziness", "verdict")),
+                ("wall_s", _summary("timings", "total_s"))]
 
 
 def _last(run: Run, col: str) -> float | None:
-    if col not in run.metrics or not len(run.metrics):
+    if col not in run.metrics or not run.metrics[col].notna().any():
         return None
-    return float(run.metrics[col].iloc[-1])
+    return float(run.metrics[col].dropna().iloc[-1])
 
 
 def compare_table(runs: list[Run]) -> str:
@@ -123,11 +94,14 @@ def compare_table(runs: list[Run]) -> str:
     return format_table(rows, ["quantity", *names])
 
 
+LEGEND_MAX_RUNS = 10  # compare_figure: more runs than this get no legend (it would hide the axes)
+
+
 def compare_figure(runs: list[Run], out: str | os.PathLike[str]) -> Path:
-    """Train (dashed) and test (solid) loss of every run on shared log axes, one colour per run."""
+    """Train (dashed) and test (solid) loss of every run on shared log axes, one colour per run (runs
+    of any model or task: a run that logged no loss yet is left out of the figure)."""
     import numpy as np
 
-    from grokscope.store import atomic_write_bytes
     from grokscope.views.plots import _plt
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
@@ -138,14 +112,18 @@ def compare_figure(runs: list[Run], out: str | os.PathLike[str]) -> Path:
                 continue
             x = np.maximum(df["step"].to_numpy(), 1)
             lab = Path(r.path).name
-            ax.plot(x, df["train_loss"], color=f"C{i % 10}", ls="--", lw=1.2, label=f"{lab} train")
-            ax.plot(x, df["test_loss"], color=f"C{i % 10}", ls="-", lw=1.6, label=f"{lab} test")
+            for col, ls, lw in (("train_loss", "--", 1.2), ("test_loss", "-", 1.6)):
+                if col in df and df[col].notna().any():
+                    ax.plot(x, df[col], color=f"C{i % 10}", ls=ls, lw=lw, label=f"{lab} {col.removesuffix('_loss')}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
-        ax.legend(fontsize=7)
-        import io
+        n = len(ax.get_legend_handles_labels()[0])
+        if 0 < n <= 2 * LEGEND_MAX_RUNS:
+            ax.legend(fontsize=7)
+        elif n:
+            ax.set_title(f"{len(runs)} runs (colours repeat after 10; no legend above {LEGEND_MAX_RUNS} runs)", fontsize=9)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
     finally:

@@ -166,6 +166,31 @@ def save_run_figures(run: Any, canvas: Any = None) -> list[str]:
     return written
 
 
+def current_figure(run: Any, name: str) -> Path | None:
+    """figures/<name>.png when the run wrote it at or after the last write of its metrics (so it shows
+    them all), else None."""
+    f = Path(run.path) / "figures" / f"{name}.png"
+    m = Path(run.path) / "metrics.parquet"
+    if f.is_file() and m.is_file() and f.stat().st_mtime_ns >= m.stat().st_mtime_ns:
+        return f
+    return None
+
+
+def update_run_figures(run: Any, force: bool = False, canvas: Any = None) -> list[tuple[str, bool]]:
+    """Bring figures/ up to date with the stored metrics: draw each panel of :func:`run_panels` whose
+    PNG is missing or older than metrics.parquet (every panel when ``force``), keep the others.
+    Returns (relative path, drawn now) per panel, in :func:`run_panels` order."""
+    from grokscope.views.canvas import shared_canvas
+    out: list[tuple[str, bool]] = []
+    for name, draw in run_panels(run):
+        drawn = force or current_figure(run, name) is None
+        if drawn:
+            (Path(run.path) / "figures").mkdir(exist_ok=True)
+            (canvas or shared_canvas()).save(Path(run.path) / "figures" / f"{name}.png", draw, run)
+        out.append((f"figures/{name}.png", drawn))
+    return out
+
+
 def accuracy_panel(run: Any, ax: Any = None) -> Any:
     """Train/test argmax accuracy (left axis) with train/test loss (right, log): the paper's Fig 16
     point that accuracy and loss can tell different stories (Nanda et al.'s Fig 1 axes: log steps)."""

@@ -16,7 +16,14 @@ from typing import Any
 import yaml
 
 from grokscope.config import ConfigError, dump_config
-from grokscope.store import FINISHED, atomic_write_text, is_run_dir, load_run
+from grokscope.store import FINISHED, atomic_write_text, is_run_dir, is_sweep_dir, load_run
+from grokscope.views.canvas import shared_canvas
+from grokscope.views.plots import current_figure, run_panels
+from grokscope.views.summary_text import summary_lines
+from grokscope.views.table import fmt_value, run_rows
+
+__all__ = ["REPORT_NAME", "RUN_CAPTIONS", "html_table", "is_sweep_dir", "run_figures", "run_html", "saved_figure",
+           "sweep_html", "write_report"]
 
 REPORT_NAME = "report.html"
 
@@ -66,40 +73,34 @@ RUN_CAPTIONS = {"fig1": "Train and test loss (paper Fig 1(b)), linearised twin, 
                 "ntk_alignment": "NTK–label alignment on the test set",
                 "movement": "Kernel distance and parameter change",
                 "decomposition": "Test-loss decomposition (paper eq. 6, Fig 4)",
-                "twin": "Network vs its linearised twin"}
+                "twin": "Network vs its linearised twin",
+                "accuracy": "Train and test accuracy with the losses (paper Fig 16)"}
 
 
 def saved_figure(run: Any, name: str) -> bytes | None:
     """figures/<name>.png when the run wrote it at or after the last write of its metrics, else None."""
-    f = Path(run.path) / "figures" / f"{name}.png"
-    m = Path(run.path) / "metrics.parquet"
-    if f.is_file() and m.is_file() and f.stat().st_mtime_ns >= m.stat().st_mtime_ns:
-        return f.read_bytes()
-    return None
+    f = current_figure(run, name)
+    return f.read_bytes() if f is not None else None
 
 
 def run_figures(run: Any) -> list[tuple[str, bytes]]:
-    """(caption, PNG) of every panel in RUN_CAPTIONS the run's metrics support
-    (:func:`grokscope.views.plots.run_panels`): the PNG the run saved itself when it is up to date, else
-    drawn now (on :func:`grokscope.views.canvas.shared_canvas`)."""
-    from grokscope.views.plots import run_panels
+    """(caption, PNG) of every panel the run's metrics support (:func:`grokscope.views.plots.run_panels`,
+    in the order and with the captions of RUN_CAPTIONS): the PNG the run saved itself when it is up to date, else drawn now
+    (on :func:`grokscope.views.canvas.shared_canvas`)."""
     out: list[tuple[str, bytes]] = []
     if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= set(run.metrics.columns):
         return out
     panels = dict(run_panels(run))
-    for name, caption in RUN_CAPTIONS.items():
-        if name not in panels:
-            continue
+    order = [n for n in RUN_CAPTIONS if n in panels] + [n for n in panels if n not in RUN_CAPTIONS]
+    for name in order:
         png = saved_figure(run, name)
         if png is None:
-            from grokscope.views.canvas import shared_canvas
             png = shared_canvas().png(panels[name], run)
-        out.append((caption, png))
+        out.append((RUN_CAPTIONS.get(name, name), png))
     return out
 
 
 def _fmt(v: Any) -> str:
-    from grokscope.views.browse import fmt_value
     return fmt_value(v, missing="")
 
 
@@ -140,7 +141,6 @@ def _events_table(ev: dict[str, Any]) -> str:
 
 def run_html(path: str | Path) -> str:
     """The HTML text of one run's report."""
-    from grokscope.views.summary_text import summary_lines
     run = load_run(path)
     s = run.summary or {}
     body = [f"<h1>grokscope run <code>{_esc(Path(run.path).name)}</code></h1>"]
@@ -184,11 +184,6 @@ def run_html(path: str | Path) -> str:
     return _page(f"grokscope run {Path(run.path).name}", body)
 
 
-def is_sweep_dir(path: str | Path) -> bool:
-    p = Path(path)
-    return (p / "sweep.yaml").is_file() or (p / "results.parquet").is_file()
-
-
 def sweep_html(path: str | Path) -> str:
     """The HTML text of a sweep's report: spec, phase diagrams, sortable results table."""
     import pandas as pd
@@ -201,7 +196,6 @@ def sweep_html(path: str | Path) -> str:
     if rp.is_file():
         df = pd.read_parquet(rp)
     else:
-        from grokscope.views.browse import run_rows
         df = pd.DataFrame(run_rows(p / "runs"))
         body.append('<div class="banner bad" id="incomplete">Incomplete sweep: no results.parquet yet. The table '
                     f"below is read from the {len(df)} run directories found under runs/.</div>")

@@ -10,7 +10,8 @@ def summary_lines(r: Run) -> list[str]:
     s = r.summary or {}
     lines = [f"run {r.path}  status: {r.status}" + (f" ({s['reason']})" if s.get("reason") else "")]
     if s.get("engine"):
-        lines.append(f"engine: {s['engine']['name']} ({s['engine']['reason']}); η = {s.get('eta'):.6g}")
+        eng, eta = s["engine"], s.get("eta")
+        lines.append(f"engine: {eng.get('name')} ({eng.get('reason')})" + (f"; η = {eta:.6g}" if eta is not None else ""))
     ev = s.get("events")
     if ev:
         fin = ev["final"]
