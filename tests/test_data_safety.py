@@ -169,3 +169,35 @@ def test_process_workers_exit_when_the_driver_is_killed(tmp_path):
     while _marked(mark) and time.time() < deadline:
         time.sleep(0.2)
     assert not _marked(mark), f"workers outlived the driver by 5 s: {_marked(mark)}"
+
+
+def _cli(*args: str) -> int:
+    from grokscope.cli import main
+    return main(list(args))
+
+
+CLI_SMALL = ["--set", "task.D=6", "--set", "task.P=20", "--set", "task.P_test=20", "--set", "model.N=8",
+             "--set", "train.steps=30", "--set", "output.plots=false", "--no-progress"]
+
+
+def test_cli_name_reuse_with_another_config_fails_naming_both_hashes(tmp_path, capsys):
+    assert _cli("run", "--preset", "fig1", "--out", str(tmp_path), "--name", "shared", *CLI_SMALL) == 0
+    first = load_config(tmp_path / "shared" / "config.yaml")
+    capsys.readouterr()
+    code = _cli("run", "--preset", "fig1", "--out", str(tmp_path), "--name", "shared", *CLI_SMALL,
+                "--set", "scaling.alpha=4")
+    err = capsys.readouterr().err
+    assert code == 2 and run_id(first) in err and "another config" in err
+    assert load_config(tmp_path / "shared" / "config.yaml").scaling.alpha == first.scaling.alpha
+    assert _cli("run", "--preset", "fig1", "--out", str(tmp_path), "--name", "shared", *CLI_SMALL,
+                "--set", "scaling.alpha=4", "--force") == 0
+    assert load_config(tmp_path / "shared" / "config.yaml").scaling.alpha == 4.0
+
+
+def test_cli_rerun_of_a_saved_config_finds_the_run(tmp_path, capsys):
+    assert _cli("run", "--preset", "fig1", "--out", str(tmp_path), *CLI_SMALL) == 0
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    capsys.readouterr()
+    assert _cli("run", str(run_dir / "config.yaml")) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert [p for p in tmp_path.iterdir() if p.is_dir()] == [run_dir]  # no runs/config-<hash>

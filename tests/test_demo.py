@@ -14,7 +14,7 @@ from grokscope.engines.linearised import ClosedFormTwin
 
 def test_demo_defaults_float32_one_thread_and_overrides(capsys):
     ap = make_parser()
-    assert ap.parse_args(["demo"]).threads is None and ap.parse_args(["run", "--preset", "fig1"]).threads is None
+    assert ap.parse_args(["demo"]).threads == "auto" and ap.parse_args(["run", "--preset", "fig1"]).threads == "auto"
     assert ap.parse_args(["demo", "--threads", "2"]).threads == 2
     assert main(["demo", "--dry-run", "--set", "task.D=10", "--set", "task.P=30", "--set", "model.N=5"]) == 0
     assert "dtype: float32" in capsys.readouterr().out
@@ -23,7 +23,11 @@ def test_demo_defaults_float32_one_thread_and_overrides(capsys):
     assert "dtype: float64" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         ap.parse_args(["demo", "--threads", "0"])
-    assert "--threads = '0': allowed is an integer ≥ 1" in capsys.readouterr().err
+    assert "--threads = '0': allowed are auto or an integer from 1 to 1024" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ap.parse_args(["demo", "--threads", "999999"])
+    with pytest.raises(SystemExit):
+        ap.parse_args(["sweep", "--preset", "fig3e", "--threads", "auto"])
 
 
 def test_run_threads_are_restored_and_change_no_result(tmp_path):

@@ -39,25 +39,40 @@ def _label(args: argparse.Namespace) -> str:
     return Path(args.config).stem if args.config else "run"
 
 
+def _run_dir(args: argparse.Namespace, cfg) -> Path:
+    """Where ``grokscope run`` writes: a run directory's own saved config.yaml, given again without
+    --out/--name/--set, names that directory; otherwise output.root / (output.name or label-hash)."""
+    from grokscope.store import is_run_dir
+    from grokscope.training.loop import default_run_dir
+    if args.config and not (args.out or args.name or args.set):
+        saved = Path(args.config)
+        if saved.name == "config.yaml" and is_run_dir(saved.parent):
+            return saved.parent
+    return default_run_dir(cfg, _label(args))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from grokscope.api import run
-    from grokscope.store import is_complete, load_run
+    from grokscope.store import check_target
+    from grokscope.training import checkpoint
     from grokscope.training.build import build
-    from grokscope.training.loop import default_run_dir
     from grokscope.views.summary_text import summary_lines
     cfg = _config_from_args(args)
     if args.dry_run:
         build(cfg)  # validates data files, sizes and probes without training
         print(dump_config(cfg), end="")
         return 0
-    path = default_run_dir(cfg, _label(args))
-    if is_complete(path) and not args.force:
+    path = _run_dir(args, cfg)
+    done = check_target(path, cfg, args.force)  # another config's run there: an error naming both hashes
+    if done is not None:
         print(f"{path} is already complete for this exact config (use --force to run it again)")
-        print("\n".join(summary_lines(load_run(path))))
+        print("\n".join(summary_lines(done)))
         return 0
-    print(f"grokscope: writing {path}", file=sys.stderr)
+    saved = None if args.force else checkpoint.load(path)
+    resuming = f" (resuming from step {saved['step']})" if saved else ""
+    print(f"grokscope: writing {path}{resuming}", file=sys.stderr)
     try:
-        result = run(cfg, path, label=_label(args), threads=args.threads)
+        result = run(cfg, path, label=_label(args), threads=args.threads, force=args.force)
     except KeyboardInterrupt:
         print(f"\ninterrupted: partial results kept in {path} (`grokscope show {path}`)", file=sys.stderr)
         return 130
@@ -262,19 +277,32 @@ def _add_run_args(p: argparse.ArgumentParser, with_config: bool = True) -> None:
     p.add_argument("--force", action="store_true", help="rerun even if this config already completed")
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=_threads, default=None,
-                   help="CPU threads for the training steps (probes and figures keep torch's setting; "
-                        "default: torch's setting). On a busy machine 1 avoids the OpenMP collapse")
+    p.add_argument("--threads", type=_threads, default="auto",
+                   help="CPU threads for the whole run, probes included: auto (default: the cores no other "
+                        "process keeps busy, re-read at every probe point) or a number from 1 to 1024")
 
 
-def _threads(text: str) -> int:
-    """``--threads`` value: an integer ≥ 1."""
+def _threads(text: str) -> int | str:
+    """``--threads`` value: auto, or an integer from 1 to 1024."""
+    if text == "auto":
+        return text
     try:
         n = int(text)
+        if n > 1024:
+            raise ValueError
     except ValueError:
         n = 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"--threads = {text!r}: allowed is an integer ≥ 1")
+        raise argparse.ArgumentTypeError(f"--threads = {text!r}: allowed are auto or an integer from 1 to 1024")
+    return n
+
+
+def _worker_threads(text: str) -> int:
+    """A sweep's ``--threads`` (torch threads per worker): an integer from 1 to 1024."""
+    n = _threads(text)
+    if n == "auto":
+        raise argparse.ArgumentTypeError("--threads = 'auto': a sweep takes an integer from 1 to 1024 "
+                                         "(threads per worker; each run then uses them)")
     return n
 
 
@@ -339,7 +367,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="local", choices=["local", "process", "ray"])
     p.add_argument("--workers", type=int, help="parallel workers (process, ray; default: all cores)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
-    p.add_argument("--threads", type=_threads, help="torch threads per worker (small runs are fastest with 1)")
+    p.add_argument("--threads", type=_worker_threads, help="torch threads per worker (small runs are fastest with 1)")
     p.add_argument("--out", help="sweep directory (default: sweeps/<name>[-quick])")
     p.add_argument("--dry-run", action="store_true", help="print the number of runs and the axes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
