@@ -186,4 +186,21 @@ def _capabilities(cfg: MLPModel) -> frozenset[str]:
     return frozenset({"hand_gradient", "ntk", "width"} | ({"progress"} if cfg.hidden else set()))
 
 
-register_model("mlp", MLPModel, lambda cfg, D, data: MLP.from_config(cfg, D, output_width(data)), _capabilities)
+def _memory(cfg) -> tuple[int, tuple[str, str]] | None:
+    """6 parameter-sized buffers (θ, θ₀, gradient, optimiser moments, scratch) and ≈ 3 activations per
+    hidden unit per sample, for tasks whose config states the input size D and the sample counts."""
+    t, m = cfg.task, cfg.model
+    D = getattr(t, "D", None)
+    n = (getattr(t, "P", 0) + getattr(t, "P_test", 0)) or (getattr(t, "n_train", 0) + getattr(t, "n_test", 0))
+    if D is None or not n:
+        return None
+    item = 8 if cfg.train.dtype == "float64" else 4
+    dims = [D, *m.hidden, getattr(t, "K", 1) or 1]
+    params = sum(a * b for a, b in zip(dims, dims[1:]))
+    need = item * (6 * params + 3 * n * sum(m.hidden) + n * D)
+    return need, (f"model.hidden = {list(m.hidden)} with {params} weights and {n} samples:",
+                  "reduce model.hidden or the task's sizes")
+
+
+register_model("mlp", MLPModel, lambda cfg, D, data: MLP.from_config(cfg, D, output_width(data)), _capabilities,
+               _memory)

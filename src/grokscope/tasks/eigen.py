@@ -14,6 +14,7 @@ signed so that its largest-magnitude entry is positive; y[:P] trains, y[P:] test
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -25,8 +26,16 @@ from grokscope.tasks.polynomial import gaussian_inputs
 LABELS_FROM_KERNEL = "labels_from_kernel"  # meta key: the labelling function, until labels are made
 
 
-@register_task("eigen", EigenTask,
-               lambda cfg: frozenset({"regression", "labels_from_kernel"}))
+def _memory(cfg: Any) -> tuple[int, tuple[str, str]]:
+    """X, and the (P + P_test)² initial kernel with its eigendecomposition (≈ 4 such matrices, float64)."""
+    t = cfg.task
+    n = t.P + t.P_test
+    return 8 * (n * t.D + 4 * n * n), (f"task.P = {t.P}, task.P_test = {t.P_test} (eigen labels: an "
+                                       f"{n}×{n} kernel):", "reduce task.P or P_test")
+
+
+@register_task("eigen", EigenTask, memory=_memory,
+               capabilities=lambda cfg: frozenset({"regression", "labels_from_kernel"}))
 def build_eigen(cfg: EigenTask) -> Dataset:
     """Inputs only; y_train/y_test are NaN until :func:`eigen_labels` fills them."""
     X = gaussian_inputs(cfg.P + cfg.P_test, cfg.D, cfg.data_seed)

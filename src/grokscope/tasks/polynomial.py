@@ -87,7 +87,15 @@ def _load(cfg: PolynomialTask, name: str) -> torch.Tensor | None:
     return load_array(path, f"task.files.{name}", shape, names)
 
 
-@register_task("polynomial", PolynomialTask,
+def _memory(cfg) -> tuple[int, tuple[str, str]]:
+    """X and y of both splits in float64, β, and the D×D target matrix B with its float64 copies (≈ 3)."""
+    t = cfg.task
+    n, D = t.P + t.P_test, t.D
+    need = 8 * (n * (D + 1) + 3 * D * D + D * max(1, t.n_index))
+    return need, (f"task.D = {D} with task.P = {t.P}, task.P_test = {t.P_test}:", "reduce task.D, P or P_test")
+
+
+@register_task("polynomial", PolynomialTask, memory=_memory, capabilities=
                lambda cfg: frozenset({"regression", "scalar_regression"} | ({"quadratic_target"} if cfg.files.beta or not (cfg.files.y_train or cfg.files.y_test) else set())))
 def build_polynomial(cfg: PolynomialTask) -> Dataset:
     """Dataset for a polynomial task; arrays named in ``cfg.files`` replace the generated ones.

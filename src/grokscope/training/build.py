@@ -55,26 +55,40 @@ class Built:
     engine_reason: str
 
 
-def check_resources(cfg: Config, device: torch.device, members: int = 1) -> None:
-    """Refuse sizes that cannot fit: the task's and the model's declared peak-memory estimates (times
-    ``members`` for a batched ensemble) against 80 % of the device's memory. Families that declare no
-    estimate are not checked."""
+def check_resources(cfg: Config, device: torch.device, members: int = 1, extra: list[tuple[int, str]] = ()
+                    ) -> None:
+    """Refuse sizes that cannot fit, before the allocation: the task's and the model's declared peak-
+    memory estimates (times ``members`` for a batched ensemble) and any ``extra`` (bytes, what) parts,
+    summed, against 80 % of the device's memory. A family that declares no estimate adds nothing."""
     from grokscope.models.registry import MODELS
     from grokscope.tasks.base import MEMORY
-    estimators = [MEMORY.get(cfg.task.name), MODELS[cfg.model.name].memory]
-    for estimate in filter(None, estimators):
+    parts: list[tuple[int, str, str]] = []
+    for estimate in filter(None, [MEMORY.get(cfg.task.name), MODELS[cfg.model.name].memory]):
         got = estimate(cfg)
-        if got is None:
-            continue
-        need, (what, advice) = got
-        need *= members
-        have = _memory_bytes(device)
-        if need > 0.8 * have:
-            raise ConfigError(
-                (f"{members} ensemble members, each " if members > 1 else "") +
-                f"{what} needs about {need / 2**30:.1f} GiB in {cfg.train.dtype}, more than 80 % of the "
-                f"{have / 2**30:.1f} GiB on {device}; {advice}")
-        return
+        if got is not None:
+            parts.append((got[0] * members, *got[1]))
+    parts += [(need, what, "ask for fewer probes (probes.names) or reduce the sizes") for need, what in extra]
+    need, have = sum(p[0] for p in parts), _memory_bytes(device)
+    if parts and need > 0.8 * have:
+        big = max(parts)
+        raise ConfigError(
+            (f"{members} ensemble members, each " if members > 1 else "") +
+            f"{big[1]} needs about {big[0] / 2**30:.1f} GiB" +
+            (f" ({need / 2**30:.1f} GiB in all)" if len(parts) > 1 else "") +
+            f" in {cfg.train.dtype}, more than 80 % of the {have / 2**30:.1f} GiB on {device}; {big[2]}")
+
+
+def probe_memory(probes: Any, data: Dataset) -> list[tuple[int, str]]:
+    """Bytes the selected probes will hold: the NTK probes keep the (P + P_test)² initial kernel, its
+    test block in float64 and this step's test kernel (≈ 4 P_test² more); the K₀ regression and the
+    closed-form twin factor the P×P train block (≈ 3 P²)."""
+    names = {p.name for p in probes}
+    P, Pt = data.P, int(data.X_test.shape[0])
+    out = []
+    if names & {"ntk", "ntk_spectrum", "kernel_alignment", "twin"}:
+        out.append((8 * ((P + Pt) ** 2 + 4 * Pt * Pt + 3 * P * P),
+                    f"the NTK probes and K₀ over task.P = {P} + P_test = {Pt} points"))
+    return out
 
 
 def build(cfg: Config, device: torch.device | None = None) -> Built:
@@ -95,6 +109,7 @@ def build(cfg: Config, device: torch.device | None = None) -> Built:
         from grokscope.tasks.base import onehot_targets
         data = onehot_targets(data)  # class labels → one-hot targets for per-class outputs
     data = data.to(device, dtype)
+    check_resources(cfg, device, extra=probe_memory(probes, data))  # the kernels, before any is formed
     from grokscope.models import build_model
     model = build_model(cfg.model, data.D, data)
     params0 = _init_params(cfg, model, data.D, dtype, device)
