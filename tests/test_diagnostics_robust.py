@@ -55,3 +55,10 @@ def test_an_all_zero_target_is_not_a_divergence(tmp_path):
     np.save(beta, np.zeros(10))
     r = run(_cfg(tmp_path, **{"task.files.beta": str(beta), "train.steps": 50}), tmp_path / "d", quiet=True)
     assert r.status == "completed", r.summary.get("reason")
+
+
+def test_a_single_test_point_still_gives_figures_and_report(tmp_path):
+    r = run(load_config(None, {"task.D": 6, "task.P": 20, "task.P_test": 1, "model.N": 8, "train.steps": 50,
+                               "train.progress": False, "output.root": str(tmp_path)}), tmp_path / "e", quiet=True)
+    assert r.status == "completed" and (r.path / "report.html").is_file()
+    assert (r.path / "figures" / "fig1.png").is_file()
