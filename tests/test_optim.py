@@ -4,7 +4,7 @@ import torch
 from conftest import quadratic_problem
 
 from grokscope.config import Optim
-from grokscope.numerics.optim import OPTIMIZERS, make_optimizer
+from grokscope.numerics.optim import OPTIMISERS, make_optimiser
 
 STEPS = 50
 SHAPES = {"W": (4, 3), "b": (5,), "c": (2, 3, 2)}
@@ -29,7 +29,7 @@ def _cfg(name, wd):
 
 
 def _run_ours(name, wd, lr, params, grads):
-    opt = make_optimizer(_cfg(name, wd), lr)
+    opt = make_optimiser(_cfg(name, wd), lr)
     state = opt.init(params)
     for _ in range(STEPS):
         g = grads(params)
@@ -85,19 +85,19 @@ def test_tensor_lr_equals_separate_runs(name, wd, lr_shape):
 
 
 def test_tensor_lr_needs_member_axis():
-    opt = make_optimizer(Optim(name="gd"), torch.tensor([0.1, 0.2]))
+    opt = make_optimiser(Optim(name="gd"), torch.tensor([0.1, 0.2]))
     params = {"W": torch.zeros(3, 4)}
     state = opt.init(params)
     with pytest.raises(ValueError, match="member axis"):
         opt.step(params, {"W": torch.ones(3, 4)}, state)
 
 
-def test_make_optimizer_every_name():
-    assert set(OPTIMIZERS) == {"gd", "sgd", "momentum", "adam", "adamw"}
+def test_make_optimiser_every_name():
+    assert set(OPTIMISERS) == {"gd", "sgd", "momentum", "adam", "adamw"}
     params, grads = _problem()
-    for name in OPTIMIZERS:
+    for name in OPTIMISERS:
         p = {k: v.clone() for k, v in params.items()}
-        opt = make_optimizer(Optim(name=name), 0.01)
+        opt = make_optimiser(Optim(name=name), 0.01)
         state = opt.init(p)
         opt.step(p, grads(p), state)
         assert state["step"] == 1
@@ -106,7 +106,7 @@ def test_make_optimizer_every_name():
 
 def test_step_allocates_no_state_after_init():
     params, grads = _problem()
-    opt = make_optimizer(Optim(name="adam", weight_decay=0.1), 0.01)
+    opt = make_optimiser(Optim(name="adam", weight_decay=0.1), 0.01)
     state = opt.init(params)
     ptrs = {k: v.data_ptr() for k, v in params.items()}
     bufs = {k: v.data_ptr() for k, v in state["m"].items()}

@@ -6,7 +6,7 @@ import torch
 from conftest import quadratic_problem
 
 from grokscope.config import ConfigError, Optim, load_config
-from grokscope.numerics.optim import FixedNorm, Orthogonal, make_optimizer, orthogonal_grad
+from grokscope.numerics.optim import FixedNorm, Orthogonal, make_optimiser, orthogonal_grad
 
 TOL = 1e-12
 SHAPES = {"W": (6, 4), "b": (5,), "c": (2, 3, 2)}
@@ -90,7 +90,7 @@ def test_optimisers_match_hand_loop(name, wd, mode, orthogonal):
     ref = {k: v.clone() for k, v in params.items()}
     states = {k: {} for k in ref}
     decoupled = mode == "decoupled" or (mode == "auto" and name == "adamw")
-    opt = make_optimizer(cfg, lr)
+    opt = make_optimiser(cfg, lr)
     assert isinstance(opt, Orthogonal) == orthogonal
     state = opt.init(params)
     for t in range(1, steps + 1):
@@ -115,7 +115,7 @@ def test_orthogonal_adam_matches_torch_adam_on_projected_grads():
     params, grads = _problem(seed=4)
     ref = {k: v.clone().requires_grad_(True) for k, v in params.items()}
     topt = torch.optim.AdamW(list(ref.values()), lr=lr, betas=(0.7, 0.9), eps=1e-3, weight_decay=0.1)
-    opt = make_optimizer(cfg, lr)
+    opt = make_optimiser(cfg, lr)
     state = opt.init(params)
     for _ in range(steps):
         with torch.no_grad():
@@ -130,7 +130,7 @@ def test_orthogonal_adam_matches_torch_adam_on_projected_grads():
 
 
 def test_wrappers_write_lr_through_to_the_base():
-    opt = make_optimizer(Optim(name="momentum", orthogonal=True, fixed_norm=2.0), 0.1)
+    opt = make_optimiser(Optim(name="momentum", orthogonal=True, fixed_norm=2.0), 0.1)
     opt.lr = 0.3  # e.g. an ensemble dropping members resets η
     assert opt.base.base.lr == 0.3 and opt.lr == 0.3 and "lr" not in vars(opt) and "lr" not in vars(opt.base)
     assert opt.target == 2.0 and not opt.members
@@ -141,7 +141,7 @@ def test_orthogonal_gd_step_keeps_norm_to_first_order():
     params, grads = _problem(seed=5)
     before = {k: v.clone() for k, v in params.items()}
     g = grads(params)
-    opt = make_optimizer(Optim(name="gd", orthogonal=True), 0.1)
+    opt = make_optimiser(Optim(name="gd", orthogonal=True), 0.1)
     opt.step(params, g, opt.init(params))
     for k in params:
         want = before[k].square().sum() + 0.01 * g[k].square().sum()
@@ -154,7 +154,7 @@ def test_decoupled_vs_l2_differ_for_momentum_and_adam():
     for mode in ("l2", "decoupled"):
         for name in ("momentum", "adam"):
             ps = {k: v.clone() for k, v in params.items()}
-            opt = make_optimizer(Optim(name=name, weight_decay=0.1, weight_decay_mode=mode), 0.05)
+            opt = make_optimiser(Optim(name=name, weight_decay=0.1, weight_decay_mode=mode), 0.05)
             st = opt.init(ps)
             for _ in range(10):
                 opt.step(ps, grads(ps), st)
@@ -173,11 +173,11 @@ def _global_norm(ps):
 def test_fixed_norm_is_preserved(name, target):
     params, grads = _problem(seed=7)
     n0 = _global_norm(params)
-    opt = make_optimizer(Optim(name=name, weight_decay=0.1, fixed_norm=target), 0.05)
+    opt = make_optimiser(Optim(name=name, weight_decay=0.1, fixed_norm=target), 0.05)
     assert isinstance(opt, FixedNorm)
     st = opt.init(params)
     ref = {k: v.clone() for k, v in params.items()}
-    base = make_optimizer(Optim(name=name, weight_decay=0.1), 0.05)
+    base = make_optimiser(Optim(name=name, weight_decay=0.1), 0.05)
     st_ref = base.init(ref)
     want = n0 if target == "initial" else target
     for _ in range(25):
@@ -196,7 +196,7 @@ def test_fixed_norm_per_member_and_with_orthogonal():
               "b": torch.randn(3, 5, generator=gen, dtype=torch.float64)}
     n0 = torch.sqrt(params["W"].square().sum((1, 2)) + params["b"].square().sum(1))
     lr = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
-    opt = make_optimizer(Optim(name="adam", orthogonal=True, fixed_norm="initial"), lr)  # members inferred
+    opt = make_optimiser(Optim(name="adam", orthogonal=True, fixed_norm="initial"), lr)  # members inferred
     assert isinstance(opt, FixedNorm) and isinstance(opt.base, Orthogonal) and opt.members
     st = opt.init(params)
     for _ in range(5):

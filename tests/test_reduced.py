@@ -209,7 +209,7 @@ def test_bad_inputs():
     b = build(cfg)
     with pytest.raises(ValueError, match="exact for"):
         ReducedEngine.infinite_width(b.data, N=30, eps=0.5, alpha=1.0, eta=1.0, centre=True,
-                                     optimizer="adam")
+                                     optimiser="adam")
     with pytest.raises(ValueError, match="not exact.*adam"):
         _reduced(_cfg(opt="adam", **{"model.init": "infinite"}), b)
     with pytest.raises(ValueError, match="positive semi-definite"):

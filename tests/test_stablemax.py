@@ -172,7 +172,7 @@ def test_collapse_on_a_training_trajectory():
     drives some samples into Softmax Collapse (their loss is exactly 0 and their gradient vanishes);
     StableMax on the same trajectory budget never collapses its own normaliser and no loss is exactly 0."""
     from grokscope.config import Optim
-    from grokscope.numerics.optim import make_optimizer
+    from grokscope.numerics.optim import make_optimiser
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(32, 64, generator=gen, dtype=torch.float64) / 8.0
     y = torch.randint(0, 4, (32,), generator=gen)
@@ -181,7 +181,7 @@ def test_collapse_on_a_training_trajectory():
     for name in ("cross_entropy", "stablemax"):
         loss = with_precision(get_loss(name), "float32", "float32", torch.float64)
         params = {"W": W0.clone()}
-        opt = make_optimizer(Optim(name="adam"), 1.0)
+        opt = make_optimiser(Optim(name="adam"), 1.0)
         st = opt.init(params)
         for _ in range(200):
             opt.step(params, {"W": X.T @ loss.grad(X @ params["W"], y)}, st)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from grokscope.engines.network import NetworkEngine
 from grokscope.engines.registry import EngineInputs, register_engine
-from grokscope.numerics.optim import make_optimizer
+from grokscope.numerics.optim import make_optimiser
 
 
 class HalfStep(NetworkEngine):
@@ -20,7 +20,7 @@ class HalfStep(NetworkEngine):
 
 def build(inp: EngineInputs) -> HalfStep:
     cfg = inp.cfg
-    return HalfStep(inp.model, inp.params0, inp.data, inp.loss, make_optimizer(cfg.optim, inp.eta / 2),
+    return HalfStep(inp.model, inp.params0, inp.data, inp.loss, make_optimiser(cfg.optim, inp.eta / 2),
                     alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, generator=inp.generator)
 
 

@@ -13,7 +13,8 @@ engines are the per-member *views*, and every read-out (``outputs``, ``quadratic
 ``keep(positions)`` drops the other members (stopped, diverged) from the stack, so they cost
 nothing afterwards while their views keep their last state. The step is the single engine's update
 with per-member scalars as (E, 1, …) tensors, batched matrix products (``torch.bmm``/``baddbmm``)
-replacing the single products; rounding may differ by an ulp per operation, nothing else.
+replacing the single products; rounding may differ by an ulp per operation, nothing else. The reduced
+update itself is :class:`grokscope.theory.wm_step.FactorGDMembers` (theory/, next to the single one).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from torch import Tensor
 from grokscope.engines.network import NetworkEngine
 from grokscope.engines.reduced import ReducedEngine
 from grokscope.numerics.batching import EpochBatches
-from grokscope.numerics.optim import make_optimizer
+from grokscope.numerics.optim import make_optimiser
+from grokscope.theory.wm_step import FactorGDMembers
 
 __all__ = ["EnsembleNetwork", "EnsembleReduced", "take"]
 
@@ -78,7 +80,7 @@ class EnsembleNetwork:
         self._eps = [m.model.eps for m in members]
         self._eta = [float(e) for e in etas]
         self._scalars()
-        self.opt = make_optimizer(optim_cfg, self.eta)
+        self.opt = make_optimiser(optim_cfg, self.eta)
         self.state = self.opt.init({k: self.params[k] for k in self.trainable})
         self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
         self._bind()
@@ -154,13 +156,12 @@ class EnsembleNetwork:
         return value
 
 
-class EnsembleReduced:
+class EnsembleReduced(FactorGDMembers):
     """The exact reduced (w̄, M) engine for E members: U (E, D, m), M_e = U_e U_eᵀ, w̄_e = U_e[:, 0].
 
-    Per-member α, ε, η and k = 2α/(NP); shared N, P, momentum μ and weight decay λ. The step of
-    :class:`~grokscope.engines.reduced.ReducedEngine` with the scalars as (E, 1, …) tensors:
-    H = XU_e; r = α_e H[:, 0] + (ε_e α_e/2)|H|² − y₀; R = r ⊙ (ε_e H + 1e₁ᵀ);
-    GD: U_e ← (1 − η_eλ)U_e − η_e k_e XᵀR;  momentum: V_e ← μV_e + k_e XᵀR + λU_e; U_e ← U_e − η_e V_e.
+    Per-member α, ε, η and k = 2α/(NP); shared N, P, momentum μ and weight decay λ. ``step()`` is
+    :meth:`grokscope.theory.wm_step.FactorGDMembers.step`, the factor form of the (w̄, M) map with
+    the scalars as (E, 1, …) tensors.
     """
 
     name = "reduced"
@@ -168,32 +169,19 @@ class EnsembleReduced:
     def __init__(self, members: list[ReducedEngine]):
         m0 = members[0]
         self.data, self.members = m0.data, list(members)
-        self.use_v, self.mu, self.lam = m0.use_v, m0.mu, m0.lam
-        self.U = torch.stack([m.U for m in members])                           # (E, D, m)
-        self.V = torch.stack([m.V for m in members]) if self.use_v else None
-        self.neg_y0 = torch.stack([m.neg_y0 for m in members])                 # (E, P)
+        self.use_v = m0.use_v
+        U = torch.stack([m.U for m in members])                                # (E, D, m)
+        V = torch.stack([m.V for m in members]) if self.use_v else None
         self._s = {k: [getattr(m, k) for m in members] for k in ("alpha", "eps", "eta", "k")}
-        self._scalars()
+        self._scalars(U, V, torch.stack([m.neg_y0 for m in members]), m0.lam, m0.mu)
         self._bind()
 
     @property
     def E(self) -> int:
         return len(self.members)
 
-    def _scalars(self) -> None:
-        U, s = self.U, self._s
-        self.alpha = _col(s["alpha"], U, 2)                                        # (E, 1)
-        self.c = _col([0.5 * a * e for a, e in zip(s["alpha"], s["eps"])], U, 2)  # αε/2, (E, 1)
-        self.eps = _col(s["eps"], U, 2)
-        coef = s["k"] if self.use_v else [-e * k for e, k in zip(s["eta"], s["k"])]
-        self.coef = _col(coef, U, 2)                                 # −η k (GD) or k (momentum)
-        self.decay = _col([1.0 - e * self.lam for e in s["eta"]], U, 3)
-        self.neg_eta = _col([-e for e in s["eta"]], U, 3)
-        P = self.data.P
-        self._XTe = self.data.X_train.T.expand(self.E, -1, -1)
-        self._Xe = self.data.X_train.expand(self.E, -1, -1)
-        self._inv_P = 1.0 / P
-        self._H = torch.empty(self.E, P, U.shape[2], dtype=U.dtype, device=U.device)  # reused buffer
+    def _scalars(self, U: Tensor, V: Tensor | None, neg_y0: Tensor, lam: float, mu: float) -> None:
+        self.init_factor_gd(self.data.X_train, U, V, neg_y0, **self._s, lam=lam, mu=mu)
 
     def _bind(self) -> None:
         for i, m in enumerate(self.members):
@@ -205,31 +193,10 @@ class EnsembleReduced:
         """Keep only the members at ``positions``; the others' views keep their last U."""
         E = self.E
         ix = torch.as_tensor(list(positions), dtype=torch.long, device=self.U.device)
-        self.U, self.V, self.neg_y0 = take((self.U, self.V, self.neg_y0), ix, E)
+        U, V, neg_y0 = take((self.U, self.V, self.neg_y0), ix, E)
         self.members = [self.members[i] for i in positions]
         self._s = {k: [v[i] for i in positions] for k, v in self._s.items()}
+        self.U, self.V, self.neg_y0 = U, V, neg_y0
         if self.members:
-            self._scalars()
+            self._scalars(U, V, neg_y0, self.lam, self.mu)
             self._bind()
-
-    def step(self) -> Tensor:
-        """One full-batch update of every member; returns the train losses before it, (E,)."""
-        H = torch.bmm(self._Xe, self.U, out=self._H)                            # (E, P, m)
-        q = torch.linalg.vector_norm(H, dim=2)                                  # √(xᵀMx)
-        H0 = H[:, :, 0]
-        r = torch.addcmul(self.neg_y0, H0, self.alpha)                          # α x·w̄ − y0
-        r.addcmul_(q.mul_(q), self.c)                                           # r = f̃ − y
-        loss = (r * r).sum(1).mul_(self._inv_P)
-        s = r.mul_(self.coef)                                                   # coef · r
-        H.mul_((s * self.eps).unsqueeze(-1))
-        H0.add_(s)                                                              # H ← coef · R
-        if self.V is None:
-            if self.lam:
-                self.U.mul_(self.decay)
-            self.U.baddbmm_(self._XTe, H)
-        else:
-            self.V.mul_(self.mu).baddbmm_(self._XTe, H)
-            if self.lam:
-                self.V.add_(self.U, alpha=self.lam)
-            self.U.addcmul_(self.V, self.neg_eta)
-        return loss

@@ -11,6 +11,7 @@ Two engines with the read-outs of ``NetworkEngine`` (``step``, ``outputs``, ``we
   exact in function space. With K = VΛVᵀ, c = 2η/n, r₀ = f̃₀(X) − y, z = Vᵀr₀:
       r_t = V (q_t ⊙ z),  q_t = (1 − cλ)^t
       f̃_t(X*) = f̃₀(X*) − K(X*, X) V (g_t ⊙ z),  g_t = c Σ_{s<t} (1 − cλ)^s = (1 − q_t)/λ  (→ tc at λ = 0)
+  (q_t, g_t: :func:`grokscope.theory.kernel_gd.spectral_factors`, shared with the kernel-limit theory)
       δ_t = −J̃ᵀ V (g_t ⊙ z)                      (one VJP, only for the parameter read-outs)
   so any step t (t = ∞ included: ridgeless K₀ regression) costs O(n² + n*·n) after one eigh.
 * :class:`ParamTwin` — any optimiser / loss / mini-batch schedule, in parameter space:
@@ -34,8 +35,9 @@ from torch.func import jvp, linearize, vjp
 
 from grokscope.numerics.batching import EpochBatches
 from grokscope.numerics.losses import Loss, get_loss
-from grokscope.numerics.optim import make_optimizer
+from grokscope.numerics.optim import make_optimiser
 from grokscope.tasks.base import Dataset
+from grokscope.theory import kernel_gd
 
 Params = dict[str, Tensor]
 __all__ = ["ClosedFormTwin", "LinearModel", "ParamTwin", "lin_metrics", "make_twin"]
@@ -129,7 +131,7 @@ class _ReadOuts:
     """Parameter read-outs shared by both twins, from ``self.delta()`` through ``self.lin``."""
 
     lin: LinearModel | None
-    name = "linearized"
+    name = "linearised"
     reason = ""  # why make_twin chose this method
 
     def delta(self) -> Params:
@@ -169,7 +171,7 @@ class ClosedFormTwin(_ReadOuts):
         if K_train.shape != (n, n) or K_test_train.ndim != 2 or K_test_train.shape[1] != n:
             raise ValueError(f"kernel blocks must be ({n}, {n}) and (n_test, {n}); got "
                              f"{tuple(K_train.shape)} and {tuple(K_test_train.shape)}")
-        self.c = 2.0 * float(eta) / n
+        self.c = kernel_gd.gd_rate(eta, n)
         self.lin = linear
         off_tr = torch.zeros_like(y_train) if offset_train is None else offset_train
         self.off_test = (torch.zeros(K_test_train.shape[0], dtype=y_train.dtype, device=y_train.device)
@@ -193,19 +195,10 @@ class ClosedFormTwin(_ReadOuts):
         self._t, self._w = int(value), None
 
     def factors(self, t: float) -> tuple[Tensor, Tensor]:
-        """(q_t, g_t), both (n,): q = (1 − cλ)^t; g = (1 − q)/λ, tc for λ ≈ 0.
-        t = ∞ (the limit when cλ_max < 2): q = 1[λ≈0], g = λ⁺ — ridgeless (pseudo-inverse) K₀ regression."""
-        lam, c = self.lam, self.c
-        zero = lam.abs() <= self.tol
-        if math.isinf(t):  # residual modes with λ = 0 never decay; their δ-direction J̃ᵀv is 0
-            return zero.to(lam.dtype), torch.where(zero, 0.0, 1.0 / torch.where(zero, 1.0, lam))
-        x = c * lam
-        safe = x < 1.0  # 1 − cλ > 0: log1p/expm1 keep 1 − q accurate for tiny cλ
-        lq = t * torch.log1p(-torch.where(safe, x, 0.0))
-        q = torch.where(safe, torch.exp(lq), torch.pow(1.0 - x, float(t)))
-        one_minus_q = torch.where(safe, -torch.expm1(lq), 1.0 - q)
-        g = torch.where(zero, t * c, one_minus_q / torch.where(zero, 1.0, lam))
-        return q, g
+        """(q_t, g_t), both (n,): q = (1 − cλ)^t; g = (1 − q)/λ, tc for λ ≈ 0 — the shared
+        :func:`grokscope.theory.kernel_gd.spectral_factors`. t = ∞: q = 1[λ≈0], g = λ⁺ (ridgeless
+        K₀ regression) when cλ_max < 2; past the stability limit the divergent modes read inf."""
+        return kernel_gd.spectral_factors(self.lam, self.c, t, self.tol)
 
     def at_step(self, t: float) -> tuple[Tensor, Tensor]:
         """(f̃_t on train, f̃_t on test) after t GD steps (t may be math.inf); O(n² + n*n)."""
@@ -257,12 +250,12 @@ class ParamTwin(_ReadOuts):
 
     method = "param"
 
-    def __init__(self, linear: LinearModel, loss: Loss, optimizer: Any, *, batch_size: int | None = None,
+    def __init__(self, linear: LinearModel, loss: Loss, optimiser: Any, *, batch_size: int | None = None,
                  generator: torch.Generator | None = None):
-        self.lin, self.loss, self.opt = linear, loss, optimizer
+        self.lin, self.loss, self.opt = linear, loss, optimiser
         self.data = linear.data
         self.params = {k: v.clone() for k, v in linear.params0.items()}
-        self.state = optimizer.init({k: self.params[k] for k in linear.trainable})
+        self.state = optimiser.init({k: self.params[k] for k in linear.trainable})
         self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
 
     def _batch(self) -> Tensor | None:
@@ -339,7 +332,7 @@ def make_twin(model: Any, params0: Params, data: Dataset, loss_name: str, optim_
                                    offset_test=linear.offset["test"], linear=linear)
         twin.reason = "GD, full batch, MSE, no weight decay: exact function-space closed form"
         return twin
-    twin = ParamTwin(linear, get_loss(loss_name), make_optimizer(optim_cfg, eta),
+    twin = ParamTwin(linear, get_loss(loss_name), make_optimiser(optim_cfg, eta),
                      batch_size=batch_size, generator=generator)
     twin.reason = "parameter space (JVP/VJP at θ₀): " + ", ".join(why)
     return twin

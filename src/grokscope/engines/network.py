@@ -22,14 +22,14 @@ Params = dict[str, torch.Tensor]
 class NetworkEngine:
     name = "network"
 
-    def __init__(self, model: Any, params0: Params, data: Dataset, loss: Any, optimizer: Any, *,
+    def __init__(self, model: Any, params0: Params, data: Dataset, loss: Any, optimiser: Any, *,
                  alpha: float, centre: bool, grad: str = "analytic", batch_size: int | None = None,
                  generator: torch.Generator | None = None):
-        self.model, self.data, self.loss, self.opt = model, data, loss, optimizer
+        self.model, self.data, self.loss, self.opt = model, data, loss, optimiser
         self.alpha, self.centre, self.grad_mode = alpha, centre, grad
         self.params0 = {k: v.clone() for k, v in params0.items()}
         self.params = {k: v.clone() for k, v in params0.items()}
-        self.state = optimizer.init({k: self.params[k] for k in model.trainable})
+        self.state = optimiser.init({k: self.params[k] for k in model.trainable})
         self.f0 = {"train": model.apply(self.params0, data.X_train) if centre else None,
                    "test": model.apply(self.params0, data.X_test) if centre else None}
         self._batches = EpochBatches(data.P, batch_size, generator, data.X_train.device)
@@ -105,10 +105,10 @@ class NetworkEngine:
 
 def _build(inp: EngineInputs) -> NetworkEngine:
     """The network engine for a config: the model's hand-written vjp where it declares one, else autograd."""
-    from grokscope.numerics.optim import make_optimizer
+    from grokscope.numerics.optim import make_optimiser
     cfg, model = inp.cfg, inp.model
     grad = cfg.train.grad if supports(cfg.model, "hand_gradient") else "autograd"
-    return NetworkEngine(model, inp.params0, inp.data, inp.loss, make_optimizer(cfg.optim, inp.eta),
+    return NetworkEngine(model, inp.params0, inp.data, inp.loss, make_optimiser(cfg.optim, inp.eta),
                          alpha=cfg.scaling.alpha, centre=cfg.scaling.centre, grad=grad,
                          batch_size=cfg.optim.batch_size, generator=inp.generator)
 

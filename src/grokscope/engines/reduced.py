@@ -25,6 +25,10 @@ U is the weight matrix of an exact stand-in network of m "virtual neurons" (colu
 infinite-width limit (w̄ = 0, M = σ²I). Every neuron obeys ŵ_i(t) = Φ_t ŵ_i(0) for one map Φ_t,
 so U_t = Φ_t Û₀ and mean_i |w_i(t) − w_i(0)|² = ‖U_t − U₀‖_F²: the parameter change needs no extra
 state. N enters only through k and Z₀; with the paper's η = η₀N/α², ηk = 2η₀/(αP).
+
+The update and the NTK formula are theory's (one copy, shared with the ensemble and the dense
+(w̄, M) recursion): :class:`grokscope.theory.wm_step.FactorGD` (the engine inherits its ``step``)
+and :func:`grokscope.theory.ntk_closed_form.factor_ntk`. This module builds the state and reads it out.
 """
 from __future__ import annotations
 
@@ -37,8 +41,10 @@ from torch import Tensor
 from grokscope.engines.registry import EngineInputs, register_engine
 from grokscope.models.registry import supports
 from grokscope.tasks.base import Dataset, task_supports
+from grokscope.theory.ntk_closed_form import factor_ntk
+from grokscope.theory.wm_step import FactorGD, gain
 
-EXACT_OPTIMIZERS = ("gd", "sgd", "momentum")
+EXACT_OPTIMISERS = ("gd", "sgd", "momentum")
 
 
 def _factor_of(wbar: Tensor, M: Tensor) -> Tensor:
@@ -70,26 +76,27 @@ def _canonical(factor: Tensor) -> Tensor:
     return U.T.contiguous().T  # column-major: MKL's XᵀR update runs ~25 % faster into this layout
 
 
-class ReducedEngine:
+class ReducedEngine(FactorGD):
     """Exact (w̄, M) engine with the read-outs of :class:`~grokscope.engines.network.NetworkEngine`.
 
     Initial statistics: ``wbar0`` (D,) and ``M0`` (D, D), or ``factor`` Û₀ ((D+1), m) with
-    Û₀Û₀ᵀ = Z₀. ``eta`` is the final η (lr rule applied by the caller). ``optimizer``: gd (= full-
+    Û₀Û₀ᵀ = Z₀. ``eta`` is the final η (lr rule applied by the caller). ``optimiser``: gd (= full-
     batch sgd) or momentum, with coupled ``weight_decay`` λ, as :mod:`grokscope.numerics.optim`.
     ``weight_norm`` and ``param_change`` are those of a width-``N`` network with these statistics
     (fixed readouts a = 1 included); for :meth:`infinite_width` they are √(N(Tr M + 1)) at the
     nominal N and the N → ∞ limit of ‖θ − θ₀‖/‖θ₀‖ (which does not depend on N).
+    ``step()`` is :meth:`grokscope.theory.wm_step.FactorGD.step`, the factor form of the (w̄, M) map.
     """
 
     name = "reduced"
 
     def __init__(self, data: Dataset, *, N: int, eps: float, alpha: float, eta: float, centre: bool,
                  wbar0: Tensor | None = None, M0: Tensor | None = None, factor: Tensor | None = None,
-                 optimizer: str = "gd", momentum: float = 0.0, weight_decay: float = 0.0,
+                 optimiser: str = "gd", momentum: float = 0.0, weight_decay: float = 0.0,
                  const: float = 0.0):
-        if optimizer not in EXACT_OPTIMIZERS:
-            raise ValueError(f"optimizer = {optimizer!r}: the reduced engine is exact for "
-                             f"{', '.join(EXACT_OPTIMIZERS)} (full batch)")
+        if optimiser not in EXACT_OPTIMISERS:
+            raise ValueError(f"optimiser = {optimiser!r}: the reduced engine is exact for "
+                             f"{', '.join(EXACT_OPTIMISERS)} (full batch)")
         X = data.X_train
         dt, dev, D, P = X.dtype, X.device, data.D, data.P
         if factor is None:
@@ -101,19 +108,9 @@ class ReducedEngine:
             raise ValueError(f"factor has shape {tuple(factor.shape)}, expected (D + 1, m) = ({D + 1}, m)")
         self.data, self.N, self.eps, self.alpha = data, int(N), float(eps), float(alpha)
         self.eta, self.centre, self.const = float(eta), bool(centre), float(const)
-        self.use_v = optimizer == "momentum"
-        self.mu = float(momentum) if self.use_v else 0.0
-        self.lam = float(weight_decay)
-        self.k = 2.0 * self.alpha / (self.N * P)
+        self.use_v = optimiser == "momentum"
         self.U0 = _canonical(factor)                         # (D, m); w̄₀ = U0[:, 0]
         self.U = self.U0.clone()
-        self.V = torch.zeros_like(self.U) if self.use_v else None
-        m = self.U.shape[1]
-        self._H = torch.empty(P, m, dtype=dt, device=dev)
-        self._q = torch.empty(P, dtype=dt, device=dev)
-        self._r = torch.empty(P, dtype=dt, device=dev)
-        # persistent views, so a step dispatches no select/transpose ops
-        self._XT, self._H0, self._r_col = X.T, self._H[:, 0], self._r[:, None]
         self.wbar0, self.M0 = self.U0[:, 0].clone(), self.U0 @ self.U0.T
         self.trM0 = float((self.U0 * self.U0).sum())
         self._grams: dict[tuple[int, int], tuple] = {}
@@ -123,11 +120,9 @@ class ReducedEngine:
             self.offset[split] = (-self.alpha * self._fraw(Xs) if self.centre else
                                   torch.full((Xs.shape[0],), self.alpha * self.const, dtype=dt, device=dev))
         self.neg_y0 = self.offset["train"] - data.y_train    # r = α f_raw − y0
-        # step() works with r̂ = r/√P (so L = |r̂|², no scaling op) and, for ε ≠ 0, with
-        # R = ε√P·r̂ ⊙ (H + e₁ᵀ/ε) (the shift is one op on a column instead of ε·r on P rows)
-        rs = 1.0 / math.sqrt(P)
-        self._neg_y0_s, self._a_lin, self._a_quad = self.neg_y0 * rs, self.alpha * rs, 0.5 * self.alpha * self.eps * rs
-        self._R_scale = (self.eps if self.eps else 1.0) * math.sqrt(P)   # XᵀR = _R_scale · XᵀH after step()
+        self.init_factor_gd(X, self.U, torch.zeros_like(self.U) if self.use_v else None, self.neg_y0,
+                            alpha=self.alpha, eps=self.eps, eta=self.eta, k=gain(self.alpha, self.N, P),
+                            lam=weight_decay, mu=momentum if self.use_v else 0.0)
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
@@ -156,33 +151,6 @@ class ReducedEngine:
         q = torch.linalg.vector_norm(H, dim=1)
         return torch.addcmul(H[:, 0], q, q, value=0.5 * self.eps)
 
-    def step(self) -> Tensor:
-        """One full-batch update of U; returns the train loss before it (shape ()).
-        Two GEMMs (2·P·D·m flops each), one row-norm and one row-scaling pass over one (P, m)
-        buffer, and four O(P) ops: r̂ = (f̃ − y)/√P, L = |r̂|², then R = ε√P·r̂ ⊙ (H + e₁ᵀ/ε)
-        (ε = 0: R = √P·r̂e₁ᵀ) and U ← (1 − ηλ)U − ηk·XᵀR."""
-        H, q, r = self._H, self._q, self._r
-        torch.mm(self.data.X_train, self.U, out=H)                   # H = XU
-        torch.linalg.vector_norm(H, dim=1, out=q)                    # √(xᵀMx)
-        torch.add(self._neg_y0_s, self._H0, alpha=self._a_lin, out=r)
-        r.addcmul_(q, q, value=self._a_quad)                         # r̂ = (f̃ − y)/√P
-        loss = torch.dot(r, r)                                       # L = |r̂|²
-        if self.eps:
-            self._H0.add_(1.0 / self.eps)
-            H.mul_(self._r_col)                                      # H ← R/(ε√P)
-        else:
-            H.zero_()
-            self._H0.copy_(r)                                        # H ← R/√P
-        g = self._R_scale * self.k                                   # k·XᵀR = g·XᵀH
-        if self.V is None:
-            self.U.addmm_(self._XT, H, beta=1.0 - self.eta * self.lam, alpha=-self.eta * g)
-        else:
-            self.V.addmm_(self._XT, H, beta=self.mu, alpha=g)
-            if self.lam:
-                self.V.add_(self.U, alpha=self.lam)
-            self.U.add_(self.V, alpha=-self.eta)
-        return loss
-
     # -- read-outs shared by every engine ------------------------------------------------------
     @torch.no_grad()
     def outputs(self, split: str) -> Tensor:
@@ -206,15 +174,10 @@ class ReducedEngine:
         """Empirical NTK of f̃ w.r.t. W, (n1, n2): (α²/N)(x·x')·mean_i φ'(w_i·x)φ'(w_i·x')
         = (α²/N)(X1X2ᵀ) ⊙ (G1G2ᵀ) with G = εXU + 1e₁ᵀ, because mean_i (1 + εw_i·x)(1 + εw_i·x')
         = (Ûᵀẑ)·(Ûᵀẑ'), ẑ = (εx, 1). Equals the network's NTK (W trained, readouts fixed); for
-        :meth:`infinite_width` N is the nominal width (the α²/N prefactor cancels in alignments)."""
-        def grads(X: Tensor) -> Tensor:
-            G = torch.mm(X, self.U).mul_(self.eps)
-            G[:, 0] += 1.0
-            return G
-        G1 = grads(X1)
-        G2 = G1 if X2 is None else grads(X2)
+        :meth:`infinite_width` N is the nominal width (the α²/N prefactor cancels in alignments).
+        The formula: :func:`grokscope.theory.ntk_closed_form.factor_ntk`."""
         X2 = X1 if X2 is None else X2
-        return (G1 @ G2.T).mul_(self._input_gram(X1, X2)).mul_(self.alpha**2 / self.N)
+        return factor_ntk(self.U, X1, X2, self._input_gram(X1, X2), eps=self.eps, scale=self.alpha**2 / self.N)
 
     def _input_gram(self, X1: Tensor, X2: Tensor) -> Tensor:
         """X1X2ᵀ, cached for the data tensors probes ask about again and again (≤ 4·10⁶ entries).
@@ -252,7 +215,7 @@ def reduced_exact_for(cfg: Any) -> tuple[bool, str]:
     if not task_supports(t, "scalar_regression") or cfg.train.loss != "mse":
         return False, (f"task.name = {t.name!r}, train.loss = {cfg.train.loss!r}: needs scalar "
                        "regression targets (the polynomial task) with the mse loss")
-    if o.name not in EXACT_OPTIMIZERS:
+    if o.name not in EXACT_OPTIMISERS:
         return False, (f"optim.name = {o.name!r}: needs gd, full-batch sgd or momentum (Adam's "
                        "per-coordinate scaling breaks the shared affine map)")
     if o.batch_size is not None:
@@ -290,7 +253,7 @@ def build_reduced(inp: EngineInputs) -> ReducedEngine:
     if not ok:
         raise ValueError(f"the reduced engine is not exact for this config: {why}")
     kw = {"eps": m.eps, "alpha": cfg.scaling.alpha, "eta": inp.eta, "centre": cfg.scaling.centre,
-          "optimizer": "gd" if o.name == "sgd" else o.name, "momentum": o.momentum,
+          "optimiser": "gd" if o.name == "sgd" else o.name, "momentum": o.momentum,
           "weight_decay": o.weight_decay, "const": model.const}
     if m.init == "infinite":
         return ReducedEngine.infinite_width(inp.data, N=m.N, sigma=m.sigma, **kw)

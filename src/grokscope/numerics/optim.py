@@ -1,6 +1,6 @@
 """Functional optimisers over ``params: dict[str, Tensor]``, updated in place.
 
-``opt = make_optimizer(cfg.optim, lr)``; ``state = opt.init(params)``; each step
+``opt = make_optimiser(cfg.optim, lr)``; ``state = opt.init(params)``; each step
 ``opt.step(params, grads, state)``. Semantics match ``torch.optim`` (SGD, SGD(momentum), Adam,
 AdamW). ``lr`` is the final η (the scaling rule is already applied): a float, or a tensor of
 per-member rates, shape (E,) or (E, 1, ..., 1), for ensembles whose params carry a leading member
@@ -19,14 +19,14 @@ from torch import Tensor
 
 from grokscope.config import Optim
 
-__all__ = ["GD", "OPTIMIZERS", "Adam", "FixedNorm", "Momentum", "Optimizer", "Orthogonal", "make_optimizer",
+__all__ = ["GD", "OPTIMISERS", "Adam", "FixedNorm", "Momentum", "Optimiser", "Orthogonal", "make_optimiser",
            "orthogonal_grad"]
 
 LR = float | Tensor
 Params = dict[str, Tensor]
 
 
-class Optimizer(Protocol):
+class Optimiser(Protocol):
     def init(self, params: Params) -> dict[str, Any]: ...
 
     def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None: ...
@@ -175,7 +175,7 @@ def _adam(cfg: Optim, lr: LR, decoupled: bool) -> Adam:
     return Adam(lr, cfg.betas, cfg.adam_eps, cfg.weight_decay, decoupled=decoupled)
 
 
-OPTIMIZERS: dict[str, Callable[[Optim, LR], Optimizer]] = {
+OPTIMISERS: dict[str, Callable[[Optim, LR], Optimiser]] = {
     "gd": lambda cfg, lr: GD(lr, cfg.weight_decay, decoupled_decay(cfg)),
     "sgd": lambda cfg, lr: GD(lr, cfg.weight_decay, decoupled_decay(cfg)),
     "momentum": lambda cfg, lr: Momentum(lr, cfg.momentum, cfg.weight_decay, decoupled_decay(cfg)),
@@ -184,15 +184,15 @@ OPTIMIZERS: dict[str, Callable[[Optim, LR], Optimizer]] = {
 }
 
 
-def make_optimizer(cfg: Optim, lr: LR, *, members: bool | None = None) -> Optimizer:
+def make_optimiser(cfg: Optim, lr: LR, *, members: bool | None = None) -> Optimiser:
     """The optimiser ``cfg.name`` with final learning rate η = ``lr`` (float or per-member tensor),
     wrapped by :class:`Orthogonal` (``cfg.orthogonal``) and :class:`FixedNorm` (``cfg.fixed_norm``).
     ``members``: params carry a leading member axis (per-member projections and norms); None infers
     it from a per-member tensor ``lr``. An ensemble with a scalar lr must pass ``members=True``."""
     try:
-        factory = OPTIMIZERS[cfg.name]
+        factory = OPTIMISERS[cfg.name]
     except KeyError:
-        raise ValueError(f"optim.name = {cfg.name!r}: allowed are {', '.join(OPTIMIZERS)}") from None
+        raise ValueError(f"optim.name = {cfg.name!r}: allowed are {', '.join(OPTIMISERS)}") from None
     opt = factory(cfg, lr)
     if members is None:
         members = isinstance(lr, Tensor) and lr.numel() > 1
@@ -246,7 +246,7 @@ class Orthogonal(_Wrapper):
     (betas, eps, momentum, weight decay: the base adds λθ or decays θ itself, after the projection, as
     torch optimisers do inside the reference wrapper)."""
 
-    def __init__(self, base: Optimizer, members: bool = False) -> None:
+    def __init__(self, base: Optimiser, members: bool = False) -> None:
         self.base, self.members = base, members
 
     def init(self, params: Params) -> dict[str, Any]:
@@ -264,7 +264,7 @@ class FixedNorm(_Wrapper):
 
     _own = ("base", "members", "target")
 
-    def __init__(self, base: Optimizer, target: str | float, members: bool = False) -> None:
+    def __init__(self, base: Optimiser, target: str | float, members: bool = False) -> None:
         self.base, self.target, self.members = base, target, members
 
     def _norm(self, params: Params) -> Tensor:

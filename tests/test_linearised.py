@@ -10,7 +10,7 @@ from grokscope.engines.linearised import ClosedFormTwin, ParamTwin, lin_metrics,
 from grokscope.engines.network import NetworkEngine
 from grokscope.models.committee import Committee
 from grokscope.numerics.losses import get_loss
-from grokscope.numerics.optim import make_optimizer
+from grokscope.numerics.optim import make_optimiser
 from grokscope.tasks.base import Dataset
 
 F64 = torch.float64
@@ -107,7 +107,7 @@ def _reference(model, p0, data, loss_name, cfg, eta, alpha, centre, steps, batch
     off_t = torch.zeros_like(f0t) if centre else alpha * f0t
     theta0 = torch.cat([p0[k].reshape(-1) for k in model.trainable])
     params = {"theta": theta0.clone()}
-    opt, loss = make_optimizer(cfg, eta), get_loss(loss_name)
+    opt, loss = make_optimiser(cfg, eta), get_loss(loss_name)
     state = opt.init(params)
     gen, perm, cursor, values = torch.Generator().manual_seed(seed), None, 0, []
     shape = f0.shape
@@ -196,7 +196,7 @@ def test_network_tracks_twin_when_lazy(alpha):
     data, (model, p0) = _data(), _committee()
     eta = 0.2 * N / alpha**2
     loss = get_loss("mse")
-    net = NetworkEngine(model, p0, data, loss, make_optimizer(Optim(), eta), alpha=alpha, centre=True)
+    net = NetworkEngine(model, p0, data, loss, make_optimiser(Optim(), eta), alpha=alpha, centre=True)
     twin = make_twin(model, p0, data, "mse", Optim(), eta, alpha, True,
                      kernel_blocks=_blocks(model, p0, data, alpha))
     gaps = []
