@@ -17,7 +17,8 @@ Paths (``method``)
                   z = (1, x), B = [[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]], ā₂ = mean(a²), w̄₂ = Wᵀa²/N,
                   M₂ = Wᵀdiag(a²)W/N (for a = 1 the paper's w̄, M; §3.1 of the reference).
               It costs ≈ 2·n1·n2·D flops against n1·n2·(D + N) for the Gram form, so it is used
-              when D < N. Other models join by exposing
+              when D < N. The closed form lives in :mod:`grokscope.theory.ntk_closed_form` (one copy,
+              shared with the reduced engine and the kernel-limit theory). Other models join by exposing
               ``ntk_layers(params, X, trainable) -> [(A_l, G_l), ...]`` (G_l = ∂f/∂h_l, no α).
   generic     torch.func: per-example Jacobians ``vmap(jacrev)`` of apply over the trainable
               params, contracted K = J1 J2ᵀ, chunked over points so that one Jacobian block holds
@@ -36,8 +37,9 @@ import torch
 from torch import Tensor
 
 from grokscope.models.committee import Committee
+from grokscope.theory.ntk_closed_form import closed_form_ntk, moment_kernel, weight_moment_matrix
 
-__all__ = ["NTKBlocks", "committee_layers", "layer_gram", "ntk", "ntk_blocks"]
+__all__ = ["NTKBlocks", "closed_form_ntk", "committee_layers", "layer_gram", "ntk", "ntk_blocks"]
 
 Params = dict[str, Tensor]
 Layers = list[tuple[Tensor, Tensor]]
@@ -88,38 +90,9 @@ def _affine_grad(model: Committee) -> bool:
 def _committee_closed_form(model: Committee, params: Params, X1: Tensor, X2: Tensor | None,
                            alpha: float) -> Tensor:
     """W-part for affine φ': (X1X2ᵀ) ⊙ (Z1 B Z2ᵀ), z = (1, x) (n, D+1),
-    B = (α²/N)·[[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]] (D+1, D+1)."""
-    W, a = params["W"], params["a"]
-    eps, N = model.eps, model.N
-    V = torch.cat([torch.ones_like(W[:, :1]), eps * W], dim=1)  # rows (1, ε w_i), (N, D+1)
-    B = (V.T * (a * a * (alpha**2 / N**2))) @ V  # (α²/N)·[[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]]
-    return _moment_kernel(B, X1, X2)
-
-
-def _moment_kernel(B: Tensor, X1: Tensor, X2: Tensor | None) -> Tensor:
-    """(X1X2ᵀ) ⊙ (Z1 B Z2ᵀ) with z = (1, x); B (D+1, D+1)."""
-
-    def z(X: Tensor) -> Tensor:
-        return torch.cat([torch.ones_like(X[:, :1]), X], dim=1)
-
-    Z1 = z(X1)
-    Z2 = Z1 if X2 is None else z(X2)
-    X2_ = X1 if X2 is None else X2
-    return (X1 @ X2_.T).mul_((Z1 @ B) @ Z2.T)
-
-
-def closed_form_ntk(wbar: Tensor, M: Tensor, X1: Tensor, X2: Tensor | None = None, *, eps: float,
-                    alpha: float, N: float) -> Tensor:
-    """Quadratic committee NTK from its sufficient statistics (fixed readouts a = 1):
-    K(x, x') = (α²/N)(x·x')[1 + ε w̄·(x + x') + ε² xᵀMx'];  w̄ (D,), M (D, D) → (n1, n2).
-    This is what the reduced engine (no weights, only w̄ and M) uses."""
-    D = wbar.shape[0]
-    B = wbar.new_empty(D + 1, D + 1)
-    B[0, 0] = 1.0
-    B[0, 1:] = eps * wbar
-    B[1:, 0] = eps * wbar
-    B[1:, 1:] = eps * eps * M
-    return _moment_kernel(B * (alpha**2 / N), X1, X2)
+    B = (α²/N)·[[ā₂, εw̄₂ᵀ], [εw̄₂, ε²M₂]] (D+1, D+1) — :mod:`grokscope.theory.ntk_closed_form`."""
+    B = weight_moment_matrix(params["W"], params["a"], model.eps, alpha, model.N)
+    return moment_kernel(B, X1, X2)
 
 
 def _committee_ntk(model: Committee, params: Params, X1: Tensor, X2: Tensor | None, alpha: float,

@@ -23,7 +23,8 @@ is the gradient flow in step units t (τ = η t):
     dw̄/dt = −c (s + εA w̄),   dM/dt = −c (ε(AM + MA) + s w̄ᵀ + w̄ sᵀ).             (flow)
 
 Moments: :func:`empirical_moments` (train set, (1/P) Σ_μ) and :func:`population_moments`
-(closed-form Gaussian expectations, see its docstring). Everything is float64.
+(closed-form Gaussian expectations, see its docstring). Everything is float64. The map itself (step and
+flow field, one copy shared with the reduced engine's factor form): :mod:`grokscope.theory.wm_step`.
 """
 from __future__ import annotations
 
@@ -34,15 +35,13 @@ import torch
 
 from grokscope.theory.sufficient import population_loss
 from grokscope.theory.targets import QuadraticTarget
+from grokscope.theory.wm_step import dense_step, dense_velocity, rate
 
 Tensor = torch.Tensor
 Moments = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 F64 = torch.float64
-
-
-def rate(eta: float, alpha: float, N: int) -> float:
-    """c = 2ηα/N: the per-neuron GD rate on mean-normalised moments (paper rule: 2η₀/α)."""
-    return 2.0 * eta * alpha / N
+__all__ = ["ClosedDynamics", "Moments", "empirical_dynamics", "empirical_moments", "iterate", "loss_fns",
+           "population_moments", "quad_value", "rate", "stats_from_weights"]
 
 
 def stats_from_weights(W: Tensor) -> tuple[Tensor, Tensor]:
@@ -112,22 +111,16 @@ class ClosedDynamics:
         return zero, self.alpha * wbar, self.alpha * self.eps * M
 
     def step(self, wbar: Tensor, M: Tensor) -> tuple[Tensor, Tensor]:
-        """One exact GD step: w̄ ← Tw̄ − cs, M ← TMTᵀ − c(Tw̄sᵀ + sw̄ᵀTᵀ) + c²ssᵀ, T = I − cεA."""
+        """One exact GD step: w̄ ← Tw̄ − cs, M ← TMTᵀ − c(Tw̄sᵀ + sw̄ᵀTᵀ) + c²ssᵀ, T = I − cεA
+        (:func:`grokscope.theory.wm_step.dense_step`: Z ← T̂ZT̂ᵀ)."""
         s, A = self.moments(*self.form(wbar, M))
-        c = self.c
-        T = torch.eye(A.shape[0], dtype=A.dtype, device=A.device) - (c * self.eps) * A
-        Tw = T @ wbar
-        cross = torch.outer(Tw, s)
-        M_new = T @ M @ T.T - c * (cross + cross.T) + c * c * torch.outer(s, s)
-        return Tw - c * s, 0.5 * (M_new + M_new.T)
+        return dense_step(wbar, M, s, A, self.c, self.eps)
 
     def velocity(self, wbar: Tensor, M: Tensor) -> tuple[Tensor, Tensor]:
-        """(dw̄/dt, dM/dt) of the gradient flow in step units: −c(s + εAw̄), −c(ε(AM + MA) + sw̄ᵀ + w̄sᵀ)."""
+        """(dw̄/dt, dM/dt) of the gradient flow in step units: −c(s + εAw̄), −c(ε(AM + MA) + sw̄ᵀ + w̄sᵀ)
+        (:func:`grokscope.theory.wm_step.dense_velocity`)."""
         s, A = self.moments(*self.form(wbar, M))
-        AM = A @ M
-        cross = torch.outer(s, wbar)
-        dM = -self.c * (self.eps * (AM + AM.T) + cross + cross.T)
-        return -self.c * (s + self.eps * (A @ wbar)), dM
+        return dense_velocity(wbar, M, s, A, self.c, self.eps)
 
 
 def loss_fns(dyn: ClosedDynamics, X_train: Tensor | None = None, y_train: Tensor | None = None,

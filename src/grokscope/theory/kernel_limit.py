@@ -19,7 +19,8 @@ costs O(P²) per step given G = E[K(x,x_μ)K(x,x_ν)], l = E[e_0 K(x,x_μ)], e2 
 accuracy to ~1e-16·e2/loss, harmless while the kernel cannot fit the target).
 t = ∞ (``math.inf`` in ``steps``): q^∞ = 0 on modes with λ > rcond·λ_max, which is ridgeless
 (pseudo-inverse) kernel regression a_∞ = K⁺ r_0; modes below the cut are frozen (their residual stays;
-for a PSD Gram they carry no prediction off the train set). Divergence: GD is stable iff η < P/λ_max.
+for a PSD Gram they carry no prediction off the train set). Divergence: GD is stable iff η < P/λ_max;
+past it the divergent modes' factors are inf at t = ∞ (the factors: :mod:`grokscope.theory.kernel_gd`).
 """
 from __future__ import annotations
 
@@ -28,11 +29,15 @@ from collections.abc import Sequence
 
 import torch
 
+from grokscope.theory.kernel_gd import gd_rate, spectral_factor_table
+from grokscope.theory.ntk_closed_form import committee_kernel_forms, committee_ntk
 from grokscope.theory.sufficient import population_loss
 from grokscope.theory.targets import QuadraticTarget
 
 Tensor = torch.Tensor
 F64 = torch.float64
+__all__ = ["KernelGD", "committee_kernel_forms", "committee_ntk", "kernel_regression",
+           "quadratic_population_moments", "shifted_target"]
 
 
 class KernelGD:
@@ -57,26 +62,9 @@ class KernelGD:
         return self.P / float(self.lam.max())
 
     def _factors(self, steps: Sequence[float]) -> tuple[Tensor, Tensor]:
-        """(qᵗ, g_t), each (T, P): residual and coefficient factors per mode."""
-        t = torch.as_tensor([float(s) for s in steps], dtype=F64)[:, None]
-        lam = self.lam[None, :]
-        h = 2.0 * self.eta * lam / self.P
-        inf = torch.isinf(t)
-        tf = torch.where(inf, torch.zeros_like(t), t)
-        small = h < 1.0
-        log1p = torch.log1p(-torch.where(small, h, torch.zeros_like(h)))
-        qt_small = torch.exp(tf * log1p)
-        qt_big = torch.pow(1.0 - h, tf)
-        qt = torch.where(small, qt_small, qt_big)
-        one_minus = torch.where(small, -torch.expm1(tf * log1p), 1.0 - qt_big)
-        zero_lam = lam == 0
-        g = torch.where(zero_lam, 2.0 * self.eta * tf / self.P, one_minus / torch.where(zero_lam, 1.0, lam))
-        live = lam.abs() > self.cut
-        qt_inf = torch.where(live, torch.where((h > 0) & (h < 2), 0.0, torch.inf), 1.0)
-        g_inf = torch.where(live, 1.0 / torch.where(live, lam, 1.0), 0.0)
-        qt = torch.where(inf, qt_inf.expand_as(qt), qt)
-        g = torch.where(inf, g_inf.expand_as(g), g)
-        return qt, g
+        """(qᵗ, g_t), each (T, P): residual and coefficient factors per mode
+        (:func:`grokscope.theory.kernel_gd.spectral_factors`, c = 2η/P, frozen below the rcond cut)."""
+        return spectral_factor_table(self.lam, gd_rate(self.eta, self.P), list(steps), self.cut)
 
     def train_residual(self, steps: Sequence[float]) -> Tensor:
         """r_t = f̃_t − y on the train set, (T, P)."""
@@ -112,39 +100,6 @@ class KernelGD:
         return e2 - 2.0 * a @ l + ((a @ G) * a).sum(-1)
 
 
-def committee_ntk(X1: Tensor, X2: Tensor, eps: float, scale: float = 1.0, wbar: Tensor | None = None,
-                  M: Tensor | None = None) -> Tensor:
-    """NTK of f̃ = α(1/N)Σφ(w_i·x) − centring w.r.t. W, closed form (paper.md §3.1):
-
-    K(x, x') = scale · (x·x') [1 + ε w̄·(x + x') + ε² xᵀMx'],   scale = α²/N.
-    Wide limit (default, w̄ = 0, M = I): scale · (x·x')(1 + ε² x·x'). X1 (n1, D), X2 (n2, D) → (n1, n2).
-    """
-    G = X1 @ X2.T
-    if wbar is None and M is None:
-        return scale * G * (1.0 + eps**2 * G)
-    D = X1.shape[1]
-    wbar = torch.zeros(D, dtype=X1.dtype) if wbar is None else wbar
-    XM = X1 @ M if M is not None else X1
-    inner = 1.0 + eps * ((X1 @ wbar)[:, None] + (X2 @ wbar)[None, :]) + eps**2 * (XM @ X2.T)
-    return scale * G * inner
-
-
-def committee_kernel_forms(X: Tensor, eps: float, scale: float = 1.0, wbar: Tensor | None = None,
-                           M: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """K(x, x_μ) as a quadratic form in x: U_μ·x + ½xᵀS_μx; returns U (P, D), S (P, D, D).
-
-    U_μ = scale (1 + ε w̄·x_μ) x_μ,  S_μ = scale [ε(x_μw̄ᵀ + w̄x_μᵀ) + ε²(x_μ(Mx_μ)ᵀ + (Mx_μ)x_μᵀ)].
-    """
-    D = X.shape[1]
-    wbar = torch.zeros(D, dtype=X.dtype) if wbar is None else wbar
-    MX = X if M is None else X @ M  # rows M x_μ (M symmetric)
-    U = scale * (1.0 + eps * (X @ wbar))[:, None] * X
-    outer = X[:, :, None] * MX[:, None, :]
-    xw = X[:, :, None] * wbar[None, None, :]
-    S = scale * (eps * (xw + xw.transpose(1, 2)) + eps**2 * (outer + outer.transpose(1, 2)))
-    return U, S
-
-
 def shifted_target(target: QuadraticTarget, c: Tensor | float, u: Tensor, S: Tensor) -> QuadraticTarget:
     """y − f̃_0 as a QuadraticTarget, for an uncentred start f̃_0 = c + u·x + ½xᵀSx."""
     return QuadraticTarget(float(target.c0 - float(c)), target.b.to(u) - u, target.B.to(S) - S,
@@ -174,4 +129,7 @@ def quadratic_population_moments(U: Tensor, S: Tensor, target: QuadraticTarget
 def kernel_regression(K: Tensor, y: Tensor, K_test: Tensor, f0: Tensor | None = None,
                       f0_test: Tensor | None = None, rcond: float | None = None) -> Tensor:
     """Ridgeless (pseudo-inverse) kernel regression = the t → ∞ limit: f̃_0,* − K_* K⁺ (f̃_0 − y)."""
-    return KernelGD(K, y, 1.0, f0, rcond).test_predictions([math.inf], K_test, f0_test)[0]
+    kg = KernelGD(K, y, 1.0, f0, rcond)
+    lam_max = float(kg.lam.max())
+    kg.eta = 0.5 * kg.P / lam_max if lam_max > 0 else 1.0  # any stable η has this t = ∞ limit
+    return kg.test_predictions([math.inf], K_test, f0_test)[0]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from grokscope.theory.kernel_gd import gd_rate, spectral_factor_table
 from grokscope.theory.sufficient import population_loss
 from grokscope.theory.targets import QuadraticTarget
 
@@ -116,15 +117,15 @@ def eigenlearning(groups: Sequence[ModeGroup], P: int, ridge: float = 0.0) -> di
 
 
 def population_kernel_curve(groups: Sequence[ModeGroup], eta: float, steps: Sequence[float]) -> torch.Tensor:
-    """Population (P = ∞) kernel-GD loss from f̃₀ = 0: L(t) = Σ_g v_g² (1 − 2ηλ_g)^{2t}, (T,).
+    """Population (P = ∞) kernel-GD loss from f̃₀ = 0: L(t) = Σ_g v_g² q_g(t)², q = (1 − 2ηλ_g)^t
+    (:func:`grokscope.theory.kernel_gd.spectral_factors` with c = 2η), (T,).
 
     η is the raw learning rate (λ carries κ = α²/N; under the paper rule ηκ = η₀).
     """
-    t = torch.as_tensor([float(s) for s in steps], dtype=F64)
-    out = torch.zeros_like(t)
-    for g in groups:
-        out = out + g.power * (1.0 - 2.0 * eta * g.eigenvalue) ** (2 * t)
-    return out
+    lam = torch.tensor([g.eigenvalue for g in groups], dtype=F64)
+    power = torch.tensor([g.power for g in groups], dtype=F64)
+    q, _ = spectral_factor_table(lam, gd_rate(eta, 1), [float(s) for s in steps], 0.0)
+    return (q * q * power).sum(-1)
 
 
 def kernel_timescales(groups: Sequence[ModeGroup], eta: float) -> dict[str, float]:

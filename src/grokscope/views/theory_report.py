@@ -83,13 +83,24 @@ def linearised_curves(cfg: Config, steps: list[float], data: Any = None) -> dict
         f0t = data.X_test @ u0 + 0.5 * ((data.X_test @ S0) * data.X_test).sum(-1)
         target = shifted_target(target, 0.0, u0, S0) if target is not None else None
     kg = KernelGD(K, data.y_train, eta, f0)
-    out: dict[str, Any] = {"step": list(steps), "train_loss": kg.train_loss(steps).tolist(),
-                           "test_loss": kg.test_loss(steps, Kt, data.y_test, f0t).tolist(),
+    # t = ∞ is K₀ ridgeless regression whatever η: past the stability limit the run's own GD diverges
+    # (kernel_gd: its limit is inf), so the ∞ entries use a stable η — they do not depend on it.
+    lim = kg if eta < kg.max_stable_eta else KernelGD(K, data.y_train, 0.5 * kg.max_stable_eta, f0)
+
+    def at(fn: Any) -> list[float]:
+        """fn(gd, steps) over ``steps``: the finite ones with the run's η in one call, ∞ with ``lim``."""
+        fin = [t for t in steps if not math.isinf(t)]
+        vals = iter(fn(kg, fin).tolist() if fin else [])
+        inf = float(fn(lim, [math.inf])[0]) if len(fin) < len(steps) else None
+        return [inf if math.isinf(t) else next(vals) for t in steps]
+
+    out: dict[str, Any] = {"step": list(steps), "train_loss": at(lambda g, t: g.train_loss(t)),
+                           "test_loss": at(lambda g, t: g.test_loss(t, Kt, data.y_test, f0t)),
                            "stable": eta < kg.max_stable_eta, "max_stable_eta": kg.max_stable_eta}
     if target is not None:
         U, S = committee_kernel_forms(data.X_train, eps, **kw)
         G, l, e2 = quadratic_population_moments(U, S, target)
-        out["test_loss_exact"] = kg.population_loss(steps, G, l, e2).tolist()
+        out["test_loss_exact"] = at(lambda g, t: g.population_loss(t, G, l, e2))
     return out
 
 
