@@ -12,12 +12,27 @@ import torch
 from grokscope import load_config, run
 from grokscope.training.build import build
 
-sys.path.insert(0, str(Path(__file__).parent / "recipes"))
-import toy_engine  # noqa: E402,F401  — the one registration line of each recipe
-import toy_model  # noqa: E402,F401
-import toy_task  # noqa: E402,F401
-
 QUIET = {"train.progress": False, "output.plots": False}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def recipes():
+    """Import the recipes (each import is its one registration line) and unregister them afterwards, so
+    the toy families do not leak into other tests run by the same process."""
+    from grokscope.config.extend import unregister_engine_name, unregister_section
+    from grokscope.engines.registry import ENGINES
+    from grokscope.models.registry import MODELS
+    from grokscope.tasks.base import TASKS
+    sys.path.insert(0, str(Path(__file__).parent / "recipes"))
+    import toy_engine  # noqa: F401
+    import toy_model  # noqa: F401
+    import toy_task  # noqa: F401
+    yield
+    del MODELS["cosine"], TASKS["sine"], ENGINES["halfstep"]
+    unregister_section("model", "cosine")
+    unregister_section("task", "sine")
+    unregister_engine_name("halfstep")
+    sys.path.remove(str(Path(__file__).parent / "recipes"))
 
 
 def test_task_recipe(tmp_path):

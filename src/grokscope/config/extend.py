@@ -39,3 +39,23 @@ def register_engine_name(name: str) -> None:
     core.Train.model_fields["engine"] = FieldInfo.from_annotated_attribute(Literal[allowed + (name,)], field.default)
     core.Train.model_rebuild(force=True)
     core.Config.model_rebuild(force=True)
+
+
+def unregister_section(kind: str, name: str) -> None:
+    """Undo :func:`register_section` (for tests and plug-ins that unload); built-in sections stay."""
+    table = _KINDS[kind]
+    if name not in table or next(iter(table)) == name:
+        return
+    del table[name]
+    old = core.Config.model_fields[kind]
+    core.Config.model_fields[kind] = FieldInfo.from_annotated_attribute(sections._by_name(table), old.default)
+    core.Config.model_rebuild(force=True)
+
+
+def unregister_engine_name(name: str) -> None:
+    """Undo :func:`register_engine_name`."""
+    field = core.Train.model_fields["engine"]
+    allowed = tuple(a for a in get_args(field.annotation) if a != name)
+    core.Train.model_fields["engine"] = FieldInfo.from_annotated_attribute(Literal[allowed], field.default)
+    core.Train.model_rebuild(force=True)
+    core.Config.model_rebuild(force=True)
