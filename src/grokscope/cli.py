@@ -110,6 +110,11 @@ def cmd_theory(args: argparse.Namespace) -> int:
             raise ConfigError(f"theory --run {args.run}: {exc}") from None
         rep = data["report"]
         path = save_theory_figure(run, data)
+    elif args.asymptotic:
+        from grokscope.views.theory_asymptotic import asymptotic_report, format_asymptotic
+        rep = asymptotic_report(_config_from_args(args))
+        print(json.dumps(rep, indent=2, default=str) if args.json else "\n".join(format_asymptotic(rep)))
+        return 0
     else:
         rep, path = theory_report(_config_from_args(args)), None
     if args.json:
@@ -357,6 +362,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="named config (see `grokscope presets`)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--asymptotic", action="store_true",
+                   help="the finite-sample-ratio theory (docs/theory-asymptotic.md): lazy floor, feature-escape "
+                        "budget, predicted crossings")
     p.add_argument("--run", metavar="RUN_DIR",
                    help="use a finished run's config and draw the theory curves over it (figures/theory.png)")
     p.set_defaults(fn=cmd_theory, out=None, name=None, no_progress=False)

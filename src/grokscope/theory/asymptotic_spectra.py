@@ -2,22 +2,18 @@
 
 Pure numpy, float64, imports nothing from grokscope (derivation: docs/theory-asymptotic.md §3).
 
-In the proportional regime (D → ∞, P = γD) the centred wide-limit NTK Gram matrix on the train set,
-normalised by κ = α²/N (so that ηκ = η₀ under the paper's lr rule), is
+The centred wide-limit NTK Gram matrix on the train set, normalised by κ = α²/N (ηκ = η₀ under the paper's
+lr rule), is K = XXᵀ + W₂ + b vvᵀ: the linear block XXᵀ (D modes of eigenvalue 1/D), the traceless-quadratic
+block W₂ (D₂ = D(D+1)/2 − 1 modes of λ₂ = 2ε²σ²/D², trace λ_tr = D₂λ₂, c₂ = Pλ₂) and the radial mode |x|² ≈ 1,
+a rank-one spike b vvᵀ with b = ε²σ²P/D, v = 1/√P.
 
-    K = XXᵀ + λ_tr I + b v vᵀ + o(1),   λ_tr = ε²σ²(1 + 1/D − 2/D²),   b = ε²σ² P/D,   v = 1/√P,
-
-(XXᵀ: the linear block; λ_tr I: the D(D+1)/2 − 1 traceless-quadratic modes, eigenvalue 2ε²σ²/D² each,
-whose P × P Gram concentrates on its trace; b vvᵀ: the radial mode |x|², a rank-one spike.)
-The eigenvalues of XXᵀ follow ν_γ, the Marchenko–Pastur law of ratio γ (atom 1 − 1/γ at 0 if γ > 1,
-density √((β₊ − λ)(λ − β₋))/(2πγλ) on [β₋, β₊], β± = (1 ± √γ)²).
-
-Two spectral measures carry every train/test quantity (module asymptotic.py):
-  ν  — the normalised trace measure of K on the label-noise sector: λ_K = λ + λ_tr, λ ~ ν_γ;
-  μ_v — the measure of v in the eigenbasis of K (Stieltjes s = m₀/(1 + b m₀), m₀(z) = m_ν(z − λ_tr)):
-        a bulk density Im s/π plus outlier atoms at the roots of 1 + b m₀(x) = 0 with weights
-        1/(b² m₀'(x)).
-Both are returned as quadrature rules (nodes λ_K, weights, and the XXᵀ eigenvalue λ_K − λ_tr).
+  gram_stieltjes / gram_rule / gram_m0 — m(z) = (1/P)Tr(XXᵀ + W₂ − z)⁻¹ from Silverstein's equation
+      m = 1/(−z + 1/(1 + γm) + λ_tr/(1 + c₂m)) (Gaussian equivalence for W₂); quadrature rules for the trace
+      measure ν and its linear / traceless shares; the closed form of m(0).
+  mp_stieltjes / mp_rule — the k = 1 limit (W₂ → λ_tr I): Marchenko–Pastur law ν_γ of XXᵀ (atom 1 − 1/γ at 0
+      if γ > 1, density √((β₊ − λ)(λ − β₋))/(2πγλ) on [β₋, β₊], β± = (1 ± √γ)²).
+  spike_rule — the spectral measure μ_v of v in XXᵀ + λ_tr I + b vvᵀ (Sherman–Morrison: s = m₀/(1 + b m₀),
+      m₀(z) = m_ν(z − λ_tr)): bulk density Im s/π plus outliers at the roots of 1 + b m₀ = 0, weight 1/(b² m₀').
 """
 from __future__ import annotations
 
@@ -122,3 +118,58 @@ def block_constants(D: int, eps: float, sigma: float = 1.0) -> dict[str, float]:
     e2 = eps * eps * sigma * sigma
     return {"lam_tr": (D * (D + 1) / 2 - 1) * 2 * e2 / D**2, "traceless": 2 * e2 / D**2,
             "radial": e2 * (D + 2) / D**2, "linear": 1.0 / D}
+
+
+def gram_params(D: int, P: int, eps: float, sigma: float = 1.0) -> tuple[float, float, float]:
+    """(γ, λ_tr, c₂) of the two-block Gram K₀ = XXᵀ + W₂: γ = P/D (linear block, D modes of 1/D),
+    λ_tr = D₂λ₂ and c₂ = Pλ₂ (traceless block, D₂ = D(D+1)/2 − 1 modes of λ₂ = 2ε²σ²/D²; c₂/λ_tr = P/D₂)."""
+    lam2 = 2.0 * eps * eps * sigma * sigma / D**2
+    return P / D, (D * (D + 1) / 2 - 1) * lam2, P * lam2
+
+
+def gram_stieltjes(z: np.ndarray, gamma: float, lam_tr: float, c2: float) -> np.ndarray:
+    """m(z) = (1/P)Tr(K₀ − z)⁻¹ of K₀ = G Λ Gᵀ (Gaussian equivalence, Silverstein's equation)
+
+        m = 1/(−z + 1/(1 + γm) + λ_tr/(1 + c₂m)),
+
+    a cubic in m: −zγc₂m³ + (−z(γ + c₂) + c₂ + γλ_tr − γc₂)m² + (−z + 1 + λ_tr − γ − c₂)m − 1 = 0;
+    the root with the largest Im m (Im z > 0) is returned. z: (n,) complex."""
+    z = np.asarray(z, dtype=complex)
+    c3 = -z * gamma * c2
+    c2_ = -z * (gamma + c2) + c2 + gamma * lam_tr - gamma * c2
+    c1 = -z + 1.0 + lam_tr - gamma - c2
+    comp = np.zeros(z.shape + (3, 3), dtype=complex)          # companion matrices of m³ + p2 m² + p1 m + p0
+    comp[..., 0, :] = -np.stack([c2_ / c3, c1 / c3, -1.0 / c3], -1)
+    comp[..., 1, 0] = comp[..., 2, 1] = 1.0
+    roots = np.linalg.eigvals(comp)
+    pick = np.argmax(roots.imag, -1)
+    return np.take_along_axis(roots, pick[..., None], -1)[..., 0]
+
+
+def gram_rule(D: int, P: int, eps: float, sigma: float = 1.0, n: int = 3000
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Quadrature for the normalised trace measure ν of K₀ = XXᵀ + W₂ and its block shares:
+    returns (x, w, w_lin, w_tr) with Σ w h(x) ≈ (1/P)Tr h(K₀), Σ w_lin h(x) ≈ (1/P)Tr[h(K₀)XXᵀ],
+    Σ w_tr h(x) ≈ (1/P)Tr[h(K₀)W₂] (densities Im m/π, Im[m/(1 + γm)]/π, Im[λ_tr m/(1 + c₂m)]/π on a
+    log-spaced midpoint grid covering the support; w_lin + w_tr = x·w up to the grid error)."""
+    gamma, lam_tr, c2 = gram_params(D, P, eps, sigma)
+    top = (1 + math.sqrt(gamma)) ** 2 + lam_tr * (1 + math.sqrt(c2 / lam_tr)) ** 2 + 1.0
+    low = 1e-4 * min(lam_tr * (1 - math.sqrt(min(c2 / lam_tr, 0.999))) ** 2,
+                     (1 - math.sqrt(gamma)) ** 2 + lam_tr if abs(gamma - 1) > 1e-3 else lam_tr)
+    edges = np.geomspace(max(low, 1e-14), top, n + 1)
+    x = np.sqrt(edges[1:] * edges[:-1])
+    dx = np.diff(edges)
+    m = gram_stieltjes(x + 1e-12j * x, gamma, lam_tr, c2)
+    dens = np.clip(m.imag, 0, None) / math.pi
+    lin = np.clip((m / (1 + gamma * m)).imag, 0, None) / math.pi
+    tr = np.clip((lam_tr * m / (1 + c2 * m)).imag, 0, None) / math.pi
+    keep = dens > 0
+    return x[keep], (dens * dx)[keep], (lin * dx)[keep], (tr * dx)[keep]
+
+
+def gram_m0(D: int, P: int, eps: float, sigma: float = 1.0) -> float:
+    """m(0) = (1/P)Tr K₀⁻¹ in closed form: the positive root of (c₂ + γλ_tr − γc₂)m² + (1 + λ_tr − γ − c₂)m − 1 = 0
+    (the cubic at z = 0); → (1 − 1/γ)/λ_tr + O(1) when P ≪ D² and γ > 1."""
+    gamma, lam_tr, c2 = gram_params(D, P, eps, sigma)
+    A, B = c2 + gamma * lam_tr - gamma * c2, 1 + lam_tr - gamma - c2
+    return (-B + math.sqrt(B * B + 4 * A)) / (2 * A)
