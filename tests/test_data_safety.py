@@ -134,7 +134,12 @@ def _marked(mark: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_process_workers_exit_when_the_driver_is_killed(tmp_path):
+@pytest.mark.parametrize("backend", ["process", "ray"])
+def test_workers_exit_when_the_driver_is_killed(tmp_path, backend):
+    """Process-pool workers watch the driver; a local Ray instance (its head processes, agents and
+    workers) is killed by the reaper the driver started: nothing the sweep started outlives it by 5 s."""
+    if backend == "ray":
+        pytest.importorskip("ray")
     import uuid
 
     import yaml
@@ -157,7 +162,7 @@ def test_process_workers_exit_when_the_driver_is_killed(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(slow), src]), mark.split("=")[0]: mark.split("=")[1],
            "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "grokscope.cli", "sweep", str(spec), "--out", str(tmp_path / "s"),
-                             "--backend", "process", "--workers", "2", "--no-progress"], env=env,
+                             "--backend", backend, "--workers", "2", "--no-progress"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while len(list(busy.iterdir())) < 2 and time.time() < deadline:  # both workers are training

@@ -209,7 +209,7 @@ def _ray(packs: list[list[Item]], workers: int | None, address: str | None, batc
         import ray
     except ImportError:
         raise ConfigError("--backend ray: ray is not installed; pip install 'grokscope[ray]'") from None
-    started = False
+    started, reaper = False, None
     if not ray.is_initialized():
         src = str(Path(__file__).resolve().parents[2])
         env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
@@ -219,6 +219,10 @@ def _ray(packs: list[list[Item]], workers: int | None, address: str | None, batc
         else:
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, runtime_env=env,
                      log_to_driver=False)
+            import subprocess  # a killed driver cannot shut Ray down: the reaper kills what it started
+            reaper = subprocess.Popen([sys.executable, "-m", "grokscope.sweep.reaper", str(os.getpid())],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
         started = True
     try:
         ncpu = int(ray.cluster_resources().get("CPU", 1))
@@ -237,3 +241,6 @@ def _ray(packs: list[list[Item]], workers: int | None, address: str | None, batc
     finally:
         if started:
             ray.shutdown()
+        if reaper is not None:
+            reaper.terminate()
+            reaper.wait()
