@@ -249,3 +249,12 @@ def test_incomplete_runs_of_other_models(runs, tmp_path, capsys):
         assert main(["plot", d]) == (2 if i == 0 else 0)
     assert main(["compare", *dirs, "--out", str(tmp_path / "killed.png")]) == 0
     assert (tmp_path / "killed.png").is_file()
+
+
+def test_metrics_registry_names_every_column(runs):
+    """METRICS (training/metrics.py) documents every column a run of any preset writes."""
+    from grokscope.training.metrics import METRICS
+    pattern = {k.split("<")[0] for k in METRICS if "<" in k}
+    for name in NAMES:
+        for col in _run(runs, name).metrics.columns:
+            assert col in METRICS or any(col.startswith(p) for p in pattern), (name, col)

@@ -80,18 +80,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.status == "completed" else 3
 
 
+SHOW_EXIT = {"completed": 0, "diverged": 3, "interrupted": 3, "failed": 3, "incomplete": 4}
+
+
 def cmd_show(args: argparse.Namespace) -> int:
+    """Exit status: 0 completed; 3 diverged, interrupted or failed; 4 incomplete (killed); 2 bad input."""
     from grokscope.store import load_run
     from grokscope.views.summary_text import summary_lines
     r = load_run(args.run_dir)
+    code = SHOW_EXIT.get(r.status, 3)
+    if args.json:
+        _print_json({"path": str(r.path), "status": r.status, "summary": r.summary,
+                     "config": r.config.to_dict(), "rows": len(r.metrics)})
+        return code
     if r.summary is None:
         n = len(r.metrics)
         last = int(r.metrics["step"].iloc[-1]) if n else 0
         print(f"run {r.path}  status: incomplete (no summary.json: the process was killed); "
               f"{n} logged rows up to step {last}")
-        return 0
+        return code
     print("\n".join(summary_lines(r)))
-    return 0
+    return code
+
+
+def _print_json(obj) -> None:
+    import json
+    print(json.dumps(obj, indent=2, default=str, allow_nan=True))
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
@@ -131,13 +145,19 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
     from grokscope.config.presets import DESCRIPTIONS, PRESETS
     from grokscope.sweep.spec import spec_presets, specs_dir
+    runs = {name: DESCRIPTIONS.get(name, "") for name in PRESETS}
+    sweeps = {name: (yaml.safe_load((specs_dir() / f"{name}.yaml").read_text()) or {}).get("description", "")
+              for name in spec_presets()}
+    if args.json:
+        _print_json({"runs": runs, "sweeps": sweeps})
+        return 0
+    width = max(map(len, [*runs, *sweeps])) + 2
     print("runs (grokscope run --preset NAME):")
-    for name in PRESETS:
-        print(f"  {name:12s} {DESCRIPTIONS.get(name, '')}")
+    for name, doc in runs.items():
+        print(f"  {name:{width}s}{doc}".rstrip())
     print("sweeps (grokscope sweep --preset NAME [--quick]):")
-    for name in spec_presets():
-        doc = yaml.safe_load((specs_dir() / f"{name}.yaml").read_text()) or {}
-        print(f"  {name:12s} {doc.get('description', '')}".rstrip())
+    for name, doc in sweeps.items():
+        print(f"  {name:{width}s}{doc}".rstrip())
     return 0
 
 
@@ -320,6 +340,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     from grokscope.views.browse import LS_COLUMNS, format_table, list_entries
     rows = list_entries(args.dir)
+    if args.json:
+        _print_json(rows)
+        return 0
     if not rows:
         print(f"no runs or sweeps under {args.dir}")
         return 0
@@ -330,6 +353,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from grokscope.views.browse import compare_figure, compare_table, load_runs
     runs = load_runs(args.runs)
+    if args.json:
+        from grokscope.views.table import run_row
+        _print_json([run_row(r) | {"path": str(r.path)} for r in runs])
+        return 0
     out = compare_figure(runs, args.out)
     print(compare_table(runs))
     print(f"figure: {out}")
@@ -342,9 +369,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with “did you mean” for a mistyped subcommand or flag."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        import re
+
+        from grokscope.config.suggest import did_you_mean
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:
+            message += did_you_mean(bad.group(1), re.findall(r"'([^']*)'", bad.group(2)))
+        unknown = re.search(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            flags = sorted({o for p in _all_parsers(self) for a in p._actions for o in a.option_strings})
+            for word in unknown.group(1).split():
+                if word.startswith("-"):
+                    message += did_you_mean(word.split("=")[0], flags)
+        super().error(message)
+
+
+def _all_parsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    return [p] + [q for s in subs for q in s.choices.values()]
+
+
 def make_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="grokscope", description="Grokking as the lazy → rich transition.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    from grokscope.sweep.spec import spec_presets
+    from grokscope.version import __version__
+    ap = _Parser(prog="grokscope", description="Grokking as the lazy → rich transition.")
+    ap.add_argument("--version", action="version", version=f"grokscope {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     p = sub.add_parser("run", help="train one config (YAML file or --preset)")
     _add_run_args(p)
     p.set_defaults(fn=cmd_run)
@@ -354,8 +408,10 @@ def make_parser() -> argparse.ArgumentParser:
     # float32 like the paper's JAX code, its training 1.4–3× faster in our runs; the events are the float64
     # run's to the step (README, Performance). `--set train.dtype=float64` gives double precision.
     p.set_defaults(fn=cmd_run, config=None, preset="fig1", defaults=["train.dtype=float32"])
-    p = sub.add_parser("show", help="print a run's summary")
+    p = sub.add_parser("show", help="print a run's summary (exit status 0 completed, 3 diverged/interrupted/"
+                                    "failed, 4 incomplete)")
     p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help="the summary, config and status as JSON")
     p.set_defaults(fn=cmd_show)
     p = sub.add_parser("theory", help="kernel spectrum, sample-complexity window, time scales, grok verdict")
     p.add_argument("config", nargs="?", help="YAML config file")
@@ -368,9 +424,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="RUN_DIR",
                    help="use a finished run's config and draw the theory curves over it (figures/theory.png)")
     p.set_defaults(fn=cmd_theory, out=None, name=None, no_progress=False)
-    p = sub.add_parser("sweep", help="run or resume a grid of configs (SPEC.yaml or --preset fig3a|fig3e|fig7|fig9)")
+    names = ", ".join(spec_presets())
+    p = sub.add_parser("sweep", help=f"run or resume a grid of configs (SPEC.yaml or --preset: {names})")
     p.add_argument("spec", nargs="?", help="sweep spec YAML")
-    p.add_argument("--preset", help="packaged sweep spec: fig3a, fig3e, fig7, fig9")
+    p.add_argument("--preset", help=f"packaged sweep spec: {names}")
     p.add_argument("--quick", action="store_true", help="the spec's quick: variant (minutes on 2 CPU cores)")
     p.add_argument("--backend", default="local", choices=["local", "process", "ray"])
     p.add_argument("--workers", type=int, help="parallel workers (process, ray; default: all cores)")
@@ -397,16 +454,19 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--derived", metavar="EXPR", help="expression of config keys, e.g. model.sigma**2*scaling.alpha")
     p.set_defaults(fn=cmd_plot)
     p = sub.add_parser("presets", help="list named configs")
+    p.add_argument("--json", action="store_true", help='{"runs": {name: description}, "sweeps": {...}}')
     p.set_defaults(fn=cmd_presets)
     p = sub.add_parser("report", help="write DIR/report.html for a run or a sweep directory")
     p.add_argument("dir")
     p.set_defaults(fn=cmd_report)
     p = sub.add_parser("ls", help="table of the runs and sweeps under DIR (default: runs)")
     p.add_argument("dir", nargs="?", default="runs")
+    p.add_argument("--json", action="store_true", help="one object per run or sweep (the table's columns)")
     p.set_defaults(fn=cmd_ls)
     p = sub.add_parser("compare", help="overlay several runs' loss curves and print their summaries side by side")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--out", default="compare.png", help="figure path (default: compare.png)")
+    p.add_argument("--json", action="store_true", help="one object per run (the ls columns and its path); no figure")
     p.set_defaults(fn=cmd_compare)
     p = sub.add_parser("export", help="send a run's metrics to TensorBoard, MLflow or W&B (offline)")
     p.add_argument("run_dir")
@@ -420,9 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except ConfigError as exc:
+    except (ConfigError, FileNotFoundError) as exc:
         print(f"grokscope: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `grokscope ls | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _ordinary_exit_needed() -> bool:

@@ -211,6 +211,8 @@ def is_complete(path: str | os.PathLike[str]) -> bool:
 def load_run(path: str | os.PathLike[str]) -> Run:
     """Config, metrics DataFrame and summary (None while a run is incomplete) of a run directory."""
     p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{str(p)!r}: no such run directory")
     if not is_run_dir(p):
         raise ConfigError(f"{str(p)!r} is not a run directory: expected config.yaml, metrics.parquet "
                           f"and summary.json (written by `grokscope run`)")

@@ -172,6 +172,12 @@ class Output(_Section):
 
 
 class Config(_Section):
+    """One run, fully specified: ``task`` (data), ``model``, ``scaling`` (α, centring, η rule), ``optim``,
+    ``train`` (steps, engine, loss, dtype, device), ``init`` (weight transforms), ``probes``, ``events``
+    and ``output``. Frozen; build one with :func:`load_config` (YAML file, preset dict and dotted
+    overrides), change one with ``cfg.replace(**{"scaling.alpha": 4})``. Every bad value fails here with
+    one message naming the key, the value and what is allowed."""
+
     task: TaskSection = PolynomialTask()
     model: ModelSection = CommitteeModel()
     scaling: Scaling = Scaling()
@@ -266,8 +272,9 @@ def parse_config(data: dict[str, Any] | None) -> Config:
                 lines.append(f"{key}.name = {short(err['ctx'].get('tag'))}: unknown; allowed are "
                              f"{', '.join(sections)}")
             elif err["type"] == "extra_forbidden":
+                from grokscope.config.suggest import key_suggestion
                 allowed = ", ".join(_allowed_keys(err["loc"]))
-                lines.append(f"{key}: unknown key; allowed here: {allowed}")
+                lines.append(f"{key}: unknown key{key_suggestion(key)}; allowed here: {allowed}")
             elif err["type"] == "value_error":
                 msg = str(err["msg"]).removeprefix("Value error, ")
                 lines.append(msg if msg.split(" ")[0].count(".") else f"{key}: {msg}")

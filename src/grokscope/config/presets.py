@@ -119,7 +119,9 @@ SMALL: dict[str, dict[str, Any]] = {
 def get_preset(name: str) -> dict[str, Any]:
     from grokscope.config import ConfigError
     if name not in PRESETS:
-        raise ConfigError(f"--preset {name!r}: unknown preset; available: {', '.join(PRESETS)}")
+        from grokscope.config.suggest import did_you_mean
+        raise ConfigError(f"--preset {name!r}: unknown preset{did_you_mean(name, PRESETS)}; available: "
+                          f"{', '.join(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
 
 

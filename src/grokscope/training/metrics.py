@@ -21,6 +21,8 @@ METRICS: dict[str, str] = {
     "ntk_cka": "double-centred CKA between the test NTK and yyᵀ (Cortes et al.)",
     "kernel_distance": "‖K_t − K₀‖_F/‖K₀‖_F on the test set",
     "kernel_velocity": "‖K_t − K_s‖_F/(‖K_s‖_F (t − s)) between consecutive NTK probes, per step",
+    "kernel_misalignment": "1 − ⟨K₀, K_t⟩_F/(‖K₀‖_F‖K_t‖_F) on the test set (Liu et al. 2024's tangent-kernel "
+                           "alignment, as a distance)",
     "ntk_effective_rank": "exp(entropy of the normalised test-NTK eigenvalues)",
     "ntk_label_power_1": "fraction of ‖y_test‖² on the top eigenvector of the test NTK",
     "ntk_label_power_10": "fraction of ‖y_test‖² on the top 10 eigenvectors of the test NTK",
