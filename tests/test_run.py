@@ -94,7 +94,7 @@ def test_interrupt_leaves_readable_run(tmp_path, monkeypatch, capsys):
     r = load_run(tmp_path / "int")
     assert r.status == "interrupted" and not r.complete
     assert r.summary["steps_done"] == 56 and r.metrics["step"].max() == 56
-    assert main(["show", str(tmp_path / "int")]) == 0
+    assert main(["show", str(tmp_path / "int")]) == 3  # interrupted: non-zero (docs/reports.md)
     assert "interrupted" in capsys.readouterr().out
 
 

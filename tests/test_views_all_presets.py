@@ -243,7 +243,7 @@ def test_incomplete_runs_of_other_models(runs, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()[2:]
     assert len(lines) == len(dirs) and all(line.split()[2] == "incomplete" for line in lines)
     for i, d in enumerate(dirs):
-        assert main(["show", d]) == 0 and "status: incomplete" in capsys.readouterr().out
+        assert main(["show", d]) == 4 and "status: incomplete" in capsys.readouterr().out
         assert main(["report", d]) == 0
         assert 'id="incomplete"' in (Path(d) / "report.html").read_text()
         assert main(["plot", d]) == (2 if i == 0 else 0)

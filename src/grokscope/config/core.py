@@ -43,6 +43,7 @@ from grokscope.config.sections import (
     TaskSection,
     _Section,
 )
+from grokscope.config.suggest import key_suggestion
 
 _UNIT = real(0, 1, hi_open=True)
 _POS = real(0, 1e12, lo_open=True)
@@ -259,6 +260,16 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
+def _dotted_keys() -> list[str]:
+    """Every dotted config key of every section family (scaling.alpha, model.N, task.p, …)."""
+    keys = set()
+    for sec, field in Config.model_fields.items():
+        classes = _UNIONS[sec].values() if sec in _UNIONS else [field.annotation]
+        for cls in classes:
+            keys.update(f"{sec}.{k}" for k in getattr(cls, "model_fields", {}))
+    return sorted(keys)
+
+
 def parse_config(data: dict[str, Any] | None) -> Config:
     """Validate a nested dict into a :class:`Config`; raise :class:`ConfigError` on any bad value."""
     try:
@@ -272,9 +283,9 @@ def parse_config(data: dict[str, Any] | None) -> Config:
                 lines.append(f"{key}.name = {short(err['ctx'].get('tag'))}: unknown; allowed are "
                              f"{', '.join(sections)}")
             elif err["type"] == "extra_forbidden":
-                from grokscope.config.suggest import key_suggestion
-                allowed = ", ".join(_allowed_keys(err["loc"]))
-                lines.append(f"{key}: unknown key{key_suggestion(key)}; allowed here: {allowed}")
+                here = _allowed_keys(err["loc"])
+                hint = key_suggestion(key, here, _dotted_keys())
+                lines.append(f"{key}: unknown key{hint}; allowed here: {', '.join(here)}")
             elif err["type"] == "value_error":
                 msg = str(err["msg"]).removeprefix("Value error, ")
                 lines.append(msg if msg.split(" ")[0].count(".") else f"{key}: {msg}")

@@ -16,22 +16,13 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {' or '.join(near)}?)" if near else ""
 
 
-def dotted_keys() -> list[str]:
-    """Every dotted config key of every section family (e.g. scaling.alpha, model.N, task.p)."""
-    from grokscope.config.core import Config
-    from grokscope.config.sections import MODEL_SECTIONS, TASK_SECTIONS
-    keys = set()
-    for sec, field in Config.model_fields.items():
-        classes = {"task": TASK_SECTIONS.values(), "model": MODEL_SECTIONS.values()}.get(sec, [field.annotation])
-        for cls in classes:
-            keys.update(f"{sec}.{k}" for k in getattr(cls, "model_fields", {}))
-    return sorted(keys)
-
-
-def key_suggestion(key: str) -> str:
-    """For an unknown dotted key: the closest full keys, matching on the whole key or its last part
-    (``alpha`` → ``scaling.alpha``)."""
-    keys = dotted_keys()
-    leaf = key.rsplit(".", 1)[-1]
-    by_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf]
-    return f" (did you mean {' or '.join(by_leaf[:3])}?)" if by_leaf else did_you_mean(key, keys)
+def key_suggestion(key: str, allowed_here: Iterable[str], all_keys: Iterable[str]) -> str:
+    """For an unknown dotted key: the nearest keys allowed where it stands (``scaling.alpah`` →
+    ``scaling.alpha``); for an unknown top-level key, the full keys whose last part it is (``alpha`` →
+    ``scaling.alpha``)."""
+    if "." not in key:
+        by_leaf = [k for k in all_keys if k.rsplit(".", 1)[-1] == key]
+        return f" (did you mean {' or '.join(by_leaf[:3])}?)" if by_leaf else ""
+    head, leaf = key.rsplit(".", 1)
+    near = nearest(leaf, allowed_here)
+    return f" (did you mean {' or '.join(f'{head}.{k}' for k in near)}?)" if near else ""
