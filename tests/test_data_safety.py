@@ -206,3 +206,18 @@ def test_cli_rerun_of_a_saved_config_finds_the_run(tmp_path, capsys):
     assert _cli("run", str(run_dir / "config.yaml")) == 0
     assert "already complete" in capsys.readouterr().out
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == [run_dir]  # no runs/config-<hash>
+
+
+def test_an_ensemble_does_not_overwrite_finished_runs(tmp_path):
+    from grokscope.api import run_batched
+    cfgs = [_cfg(tmp_path, **{"scaling.alpha": a, "train.engine": "reduced"}) for a in (0.5, 2.0)]
+    paths = [tmp_path / "a", tmp_path / "b"]
+    first = run_batched(cfgs, paths, [None, None])
+    stamp = (paths[0] / "summary.json").stat().st_mtime_ns
+    with pytest.raises(ConfigError, match="holds a finished run"):
+        run_batched(cfgs, paths, [None, None])
+    with pytest.raises(ConfigError, match="another config"):
+        run_batched(cfgs[::-1], paths, [None, None])
+    assert (paths[0] / "summary.json").stat().st_mtime_ns == stamp
+    again = run_batched(cfgs, paths, [None, None], force=True)
+    assert [r.status for r in again] == [r.status for r in first] == ["completed", "completed"]

@@ -40,7 +40,8 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
 
 
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
-                labels: Sequence[str | None], *, threads: int | str | None = "auto") -> list[Run]:
+                labels: Sequence[str | None], *, threads: int | str | None = "auto",
+                force: bool = False) -> list[Run]:
     """Train configs of equal batch key as one batched ensemble (:func:`grokscope.training.loop.run_batched`)
-    and write each complete run directory."""
-    return loop.run_batched(cfgs, paths, labels, after=write_outputs, threads=threads)
+    and write each complete run directory; directories holding finished runs are refused unless ``force``."""
+    return loop.run_batched(cfgs, paths, labels, after=write_outputs, threads=threads, force=force)

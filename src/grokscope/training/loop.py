@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from grokscope.config import Config
+from grokscope.config import Config, ConfigError
 from grokscope.store import Run, check_target, run_id
 from grokscope.training import checkpoint
 from grokscope.training.batched import check_batchable, ensemble_of
@@ -260,13 +260,18 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
 
 def run_batched(cfgs: Sequence[Config], paths: Sequence[str | os.PathLike[str]],
                 labels: Sequence[str | None], *, after: After | None = None,
-                threads: int | str | None = "auto") -> list[Run]:
+                threads: int | str | None = "auto", force: bool = False) -> list[Run]:
     """Train ``cfgs`` (equal :func:`~grokscope.training.batched.batch_key`) as one batched ensemble and
     write each run directory exactly as :func:`run` would (plus an ``ensemble`` summary entry); member
     i equals the single run to rounding. Ctrl-C and a failing batched step are re-raised after every
     directory is written; a member that fails alone is recorded (check each run's status). ``threads``
-    as for :func:`run`."""
+    as for :func:`run`. A directory holding a finished run, or another config's run, is refused (a
+    ConfigError naming it) unless ``force``: an ensemble trains every member or none."""
     key = check_batchable(cfgs, paths, labels)
+    for c, p in zip(cfgs, paths):
+        if check_target(p, c, force) is not None:
+            raise ConfigError(f"{p}: holds a finished run of this config; leave it out of the ensemble, "
+                              "or force to train it again")
     policy = ThreadPolicy(threads)
     policy.apply()
     try:
