@@ -2,6 +2,7 @@
 uninterrupted run (issue #17 item 3): SIGKILL at two points, resumed twice, compared bit for bit."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -68,3 +69,12 @@ def test_killed_twice_then_resumed_equals_uninterrupted(case, tmp_path):
     assert not (path / FILE).exists()                     # a finished run drops its checkpoint
     pd.testing.assert_frame_equal(got.metrics, ref.metrics, check_exact=True)
     assert got.summary["events"] == ref.summary["events"]
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan, True, "60"])
+def test_bad_checkpoint_interval_is_refused_before_any_work(bad, tmp_path):
+    cfg = load_config(None, {"train.steps": 5, "train.progress": False, "output.plots": False,
+                             "output.root": str(tmp_path)})
+    with pytest.raises(ValueError, match="checkpoint_every_s"):
+        run(cfg, tmp_path / "x", checkpoint_every_s=bad)
+    assert not (tmp_path / "x").exists()

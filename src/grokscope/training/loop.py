@@ -226,6 +226,11 @@ def run(cfg: Config, path: str | os.PathLike[str] | None = None, *, label: str |
     'auto' uses the cores no other process keeps busy, re-read at every probe point; an integer fixes
     the count; None leaves torch's setting. Torch's setting is restored afterwards."""
     check_threads(threads)
+    if checkpoint_every_s is not None and (isinstance(checkpoint_every_s, bool) or
+                                           not isinstance(checkpoint_every_s, (int, float)) or
+                                           not 0 <= checkpoint_every_s < math.inf):
+        raise ValueError(f"checkpoint_every_s = {checkpoint_every_s!r}: allowed are None (no checkpoints) "
+                         "or a finite number of seconds ≥ 0 (0: at every probe point)")
     path = Path(path) if path is not None else default_run_dir(cfg, label)
     t_start = time.perf_counter()
     existing = check_target(path, cfg, force)
