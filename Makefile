@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch: the pinned local CPU build, only when torch is missing (an unpinned request pulls GBs of CUDA wheels)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,ray,data,export]'
+	$(PY) -m pip install -q -e '.[dev,ray,data,export,interactive,neuro]'
 	touch $(STAMP)
 
 test: $(STAMP) chromium
