@@ -272,3 +272,16 @@ DESCRIPTIONS.update({
 })
 SMALL.update({n: {"model.hidden": [100, 100], "train.steps": 400, "train.log_per_decade": 10,
                   "probes.expensive_points": 3} for n in ("lowrank", "lowrank-full")})
+
+
+def _load_families() -> None:
+    """Import every module of ``config/preset_families`` (each registers its presets on import)."""
+    import importlib
+    import pkgutil
+
+    from grokscope.config import preset_families
+    for info in sorted(pkgutil.iter_modules(preset_families.__path__), key=lambda i: i.name):
+        importlib.import_module(f"{preset_families.__name__}.{info.name}")
+
+
+_load_families()
