@@ -140,3 +140,27 @@ def test_failing_stream_never_stops_training(tmp_path, monkeypatch):
                 tmp_path / "runs" / "f", quiet=True)
     assert r.status == "completed" and r.metrics["step"].iloc[-1] == 20
     assert r.summary["stream"] == {"tensorboard": "error: OSError: disk full"}
+
+
+def test_tensorboard_reads_the_export_and_keys_match_mlflow(done, tmp_path):
+    """The documented ``tensorboard --logdir`` path: TensorBoard's own reader loads every column, and the
+    event scalars carry the same keys in TensorBoard and MLflow (one separator convention)."""
+    pytest.importorskip("tensorboard", reason="pip install 'grokscope[export]'")
+    pytest.importorskip("mlflow", reason="pip install 'grokscope[export]'")
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    logdir = tmp_path / "tb"
+    export_run(done.path, "tensorboard", str(logdir))
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    for col in COLS:
+        exp = expected(done, col)
+        got = {e.step: e.value for e in acc.Scalars(col)}
+        assert set(got) == set(exp) and all(math.isclose(got[s], v, rel_tol=1e-6) for s, v in exp.items())
+    tb_events = {t for t in tags if t.startswith("events/")}
+    assert tb_events, "the summary's event times reach TensorBoard"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    rid = export_run(done.path, "mlflow", uri).split("(run ")[1].rstrip(")")
+    ml_events = {k for k in MlflowClient(tracking_uri=uri).get_run(rid).data.metrics if k.startswith("event")}
+    assert ml_events == tb_events

@@ -56,7 +56,11 @@ def flat_config(cfg: Config) -> dict[str, str]:
 
 
 def _summary_scalars(summary: dict[str, Any] | None) -> dict[str, float]:
-    """Event times and grokking amounts as flat scalars: ``events/absolute/0.1/t_test`` etc."""
+    """Event times and grokking amounts as flat scalars: ``events/absolute/0.1/t_test`` etc.
+
+    One key convention for every backend: metric columns keep their names (``test_loss``), summary
+    scalars are ``/``-separated paths under ``events/`` (TensorBoard groups them by the first segment),
+    config keys are dotted (``scaling.alpha``) as in the config itself."""
     out: dict[str, float] = {}
     ev = (summary or {}).get("events") or {}
     for kind in ("absolute", "relative"):
@@ -140,8 +144,7 @@ class MLflowStream:
 
         from mlflow.entities import Metric
         ts = int(time.time() * 1000)
-        self._pending += [Metric(k.replace("events/", "event."), v, ts, 0)
-                          for k, v in _summary_scalars(summary).items()]
+        self._pending += [Metric(k, v, ts, 0) for k, v in _summary_scalars(summary).items()]
         self._flush()
         status = (summary or {}).get("status", "incomplete")
         self.c.set_tag(self.run_id, "grokscope.status", status)
