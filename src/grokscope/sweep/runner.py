@@ -98,6 +98,7 @@ def _run_locked(spec: SweepSpec, sweep_dir: Path, plan: list[PlannedRun], backen
         bar = tqdm(total=len(plan), initial=len(plan) - len(todo), unit="run", dynamic_ncols=True,
                    desc=spec.name, file=sys.stderr)
     failed = 0
+    session = _session_start()
     try:
         for outcomes in run_packs(packs, backend, workers=workers, address=address, batch=spec.batch,
                                   threads=threads):
@@ -111,7 +112,33 @@ def _run_locked(spec: SweepSpec, sweep_dir: Path, plan: list[PlannedRun], backen
         if bar is not None:
             bar.close()
         df = write_results(sweep_dir, plan)
+        if todo:
+            _record_session(sweep_dir, session, len(todo))
     return df
+
+
+def _session_start() -> tuple[str, float]:
+    import time
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
+
+
+def _record_session(sweep_dir: Path, session: tuple[str, float], n_runs: int) -> None:
+    """Add this driver session (start, finish, wall seconds, runs attempted) to SWEEP_DIR/sweep_timing.json;
+    its ``wall_s`` (the sum over sessions) is the sweep's wall-clock time that ``grokscope ls`` shows."""
+    import json
+    import time
+    from datetime import datetime, timezone
+
+    from grokscope.views.table import SWEEP_TIMING
+    p = sweep_dir / SWEEP_TIMING
+    try:
+        sessions = json.loads(p.read_text())["sessions"] if p.is_file() else []
+    except (OSError, ValueError, KeyError, TypeError):
+        sessions = []
+    sessions.append({"started": session[0], "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "wall_s": time.perf_counter() - session[1], "runs": n_runs})
+    atomic_write_text(p, json.dumps({"wall_s": sum(s["wall_s"] for s in sessions), "sessions": sessions}, indent=2))
 
 
 def _write_spec(sweep_dir: Path, spec: SweepSpec) -> None:

@@ -9,14 +9,25 @@ from typing import Any
 
 from grokscope.config import ConfigError
 from grokscope.store import Run, atomic_write_bytes, is_run_dir, is_sweep_dir, load_run
-from grokscope.views.table import LS_COLUMNS, first_abs, fmt_value, format_table, run_facts, run_row, run_rows
+from grokscope.views.naming import run_labels
+from grokscope.views.table import (
+    LS_COLUMNS,
+    first_abs,
+    fmt_value,
+    format_table,
+    run_facts,
+    run_row,
+    run_rows,
+    sweep_wall,
+)
 
 __all__ = ["COMPARE_ROWS", "LS_COLUMNS", "compare_figure", "compare_table", "fmt_value", "format_table",
            "list_entries", "load_runs", "run_row", "run_rows", "sweep_row"]
 
 
 def sweep_row(path: Path, name: str) -> dict[str, Any]:
-    """One line of ``ls`` for a sweep: its run count by status and total wall time."""
+    """One line of ``ls`` for a sweep: its run count by status and its wall-clock time ``wall_s``
+    (:func:`grokscope.views.table.sweep_wall`: not the sum of its runs' times, which is ``runs_s``)."""
     import pandas as pd
     rp = path / "results.parquet"
     if rp.is_file():
@@ -27,8 +38,10 @@ def sweep_row(path: Path, name: str) -> dict[str, Any]:
     status = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no runs"
     if not rp.is_file():
         status = "incomplete: " + status
-    wall = float(df["wall_s"].sum()) if "wall_s" in df and len(df) else None
-    return {"name": name, "kind": f"sweep ({len(df)} runs)", "status": status, "wall_s": wall}
+    runs_s = float(df["wall_s"].sum()) if "wall_s" in df and df["wall_s"].notna().any() else None
+    wall, source = sweep_wall(path, df)
+    return {"name": name, "kind": f"sweep ({len(df)} runs)", "status": status, "wall_s": wall,
+            "wall_source": source or None, "runs_s": runs_s}
 
 
 def list_entries(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
@@ -88,9 +101,11 @@ def _last(run: Run, col: str) -> float | None:
 
 
 def compare_table(runs: list[Run]) -> str:
-    """Side-by-side summary: one column per run, one row per quantity."""
+    """Side-by-side summary: one column per run (headed by its directory name), one row per quantity;
+    the first row is the run's legend label in the figure."""
     names = [Path(r.path).name for r in runs]
-    rows = [{"quantity": q, **{n: f(r) for n, r in zip(names, runs)}} for q, f in COMPARE_ROWS]
+    rows = [{"quantity": "legend", **dict(zip(names, run_labels(runs)))}]
+    rows += [{"quantity": q, **{n: f(r) for n, r in zip(names, runs)}} for q, f in COMPARE_ROWS]
     return format_table(rows, ["quantity", *names])
 
 
@@ -98,20 +113,20 @@ LEGEND_MAX_RUNS = 10  # compare_figure: more runs than this get no legend (it wo
 
 
 def compare_figure(runs: list[Run], out: str | os.PathLike[str]) -> Path:
-    """Train (dashed) and test (solid) loss of every run on shared log axes, one colour per run (runs
-    of any model or task: a run that logged no loss yet is left out of the figure)."""
+    """Train (dashed) and test (solid) loss of every run on shared log axes, one colour per run, named in
+    the legend by the config values in which the runs differ (:func:`grokscope.views.naming.run_labels`,
+    e.g. "α=0.5, ε=0.1"); runs of any model or task (one that logged no loss yet is left out)."""
     import numpy as np
 
     from grokscope.views.plots import _plt
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
     try:
-        for i, r in enumerate(runs):
+        for i, (r, lab) in enumerate(zip(runs, run_labels(runs))):
             df = r.metrics
             if not len(df):
                 continue
             x = np.maximum(df["step"].to_numpy(), 1)
-            lab = Path(r.path).name
             for col, ls, lw in (("train_loss", "--", 1.2), ("test_loss", "-", 1.6)):
                 if col in df and df[col].notna().any():
                     ax.plot(x, df[col], color=f"C{i % 10}", ls=ls, lw=lw, label=f"{lab} {col.removesuffix('_loss')}")

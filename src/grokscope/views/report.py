@@ -1,73 +1,28 @@
 """Self-contained HTML reports of a run or a sweep: ``write_report(dir) -> dir/report.html``.
 
-One file that opens offline: figures are embedded as base64 PNG, CSS is inline, and the only
-script is a small inline one that sorts tables. A view never recomputes training: everything is
-drawn from the stored config, metrics, summary and (for sweeps) results table and figures.
+One file that opens offline: figures are embedded as base64 PNG, CSS and scripts are inline (table
+sort and filter; for runs, the interactive curves of :mod:`grokscope.views.interactive` with plotly.js
+embedded), and links are relative paths to files beside the report. A view never recomputes training:
+everything is drawn from the stored config, metrics, summary and (for sweeps) results table and figures.
 """
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from grokscope.config import ConfigError, dump_config
 from grokscope.store import FINISHED, atomic_write_text, is_run_dir, is_sweep_dir, load_run
 from grokscope.views.canvas import shared_canvas
+from grokscope.views.html import esc, figure_tags, html_table, img, page
+from grokscope.views.interactive import interactive_section
 from grokscope.views.plots import current_figure, run_panels
+from grokscope.views.report_sweep import REPORT_NAME, sweep_html
 from grokscope.views.summary_text import summary_lines
-from grokscope.views.table import fmt_value, run_rows
+from grokscope.views.table import run_facts
 
-__all__ = ["REPORT_NAME", "RUN_CAPTIONS", "html_table", "is_sweep_dir", "run_figures", "run_html", "saved_figure",
-           "sweep_html", "write_report"]
-
-REPORT_NAME = "report.html"
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;
-padding:1em 2em;color:#222;line-height:1.4}
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-.banner{background:#fff3cd;border:1px solid #e0b100;padding:.6em 1em;margin:1em 0;font-weight:600}
-.banner.bad{background:#f8d7da;border-color:#c0392b}
-pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right;white-space:nowrap}
-th{background:#eef2f6;cursor:pointer;user-select:none}th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
-td.s,th.s{text-align:left}.figs{display:flex;flex-wrap:wrap;gap:1em}
-figure{margin:0;flex:1 1 520px;max-width:600px}figure img{width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555}.scroll{overflow-x:auto}.muted{color:#777}
-"""
-
-# Sort a table by the clicked header: numbers numerically, text alphabetically, blanks last.
-SORT_JS = """
-function gsSort(th){var tb=th.closest('table').tBodies[0],i=th.cellIndex,asc=!th.classList.contains('asc');
-th.parentNode.querySelectorAll('th').forEach(function(h){h.classList.remove('asc','desc')});
-th.classList.add(asc?'asc':'desc');var rows=Array.prototype.slice.call(tb.rows);
-function key(r){var t=r.cells[i].getAttribute('data-v');t=t===null?r.cells[i].textContent:t;
-if(t===''){return null}var n=Number(t);return isNaN(n)?t:n}
-rows.sort(function(a,b){var x=key(a),y=key(b);if(x===null&&y===null){return 0}if(x===null){return 1}
-if(y===null){return -1}var c=(typeof x==='number'&&typeof y==='number')?x-y:String(x).localeCompare(String(y));
-return asc?c:-c});rows.forEach(function(r){tb.appendChild(r)})}
-document.addEventListener('click',function(e){var t=e.target;if(t.tagName==='TH'&&t.closest('table.sortable')){gsSort(t)}});
-"""
-
-
-def _esc(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def _img(png: bytes, caption: str) -> str:
-    return (f'<figure><img src="{png_data_uri(png)}" alt="{_esc(caption)}">'
-            f"<figcaption>{_esc(caption)}</figcaption></figure>")
-
+__all__ = ["EXTRA_CAPTIONS", "REPORT_NAME", "RUN_CAPTIONS", "figure_html", "html_table", "is_sweep_dir",
+           "run_figures", "run_html", "saved_figure", "sweep_html", "write_report"]
 
 RUN_CAPTIONS = {"fig1": "Train and test loss (paper Fig 1(b)), linearised twin, K₀ line, NTK alignment",
                 "ntk_alignment": "NTK–label alignment on the test set",
@@ -75,6 +30,9 @@ RUN_CAPTIONS = {"fig1": "Train and test loss (paper Fig 1(b)), linearised twin, 
                 "decomposition": "Test-loss decomposition (paper eq. 6, Fig 4)",
                 "twin": "Network vs its linearised twin",
                 "accuracy": "Train and test accuracy with the losses (paper Fig 16)"}
+# figures other views write into a run's figures/ (not panels of run_panels)
+EXTRA_CAPTIONS = {"theory": "Theory curves over the run: the linearised (kernel-limit) losses in closed form and "
+                            "the predicted time scales (`grokscope theory --run`)"}
 
 
 def saved_figure(run: Any, name: str) -> bytes | None:
@@ -91,8 +49,7 @@ def run_figures(run: Any) -> list[tuple[str, bytes]]:
     if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= set(run.metrics.columns):
         return out
     panels = dict(run_panels(run))
-    order = [n for n in RUN_CAPTIONS if n in panels] + [n for n in panels if n not in RUN_CAPTIONS]
-    for name in order:
+    for name in _panel_order(run):
         png = saved_figure(run, name)
         if png is None:
             png = shared_canvas().png(panels[name], run)
@@ -100,32 +57,26 @@ def run_figures(run: Any) -> list[tuple[str, bytes]]:
     return out
 
 
-def _fmt(v: Any) -> str:
-    return fmt_value(v, missing="")
+def _panel_order(run: Any) -> list[str]:
+    if len(run.metrics) == 0 or not {"train_loss", "test_loss"} <= set(run.metrics.columns):
+        return []
+    names = [n for n, _ in run_panels(run)]
+    return [n for n in RUN_CAPTIONS if n in names] + [n for n in names if n not in RUN_CAPTIONS]
 
 
-def html_table(columns: list[str], rows: list[list[Any]], sortable: bool = True) -> str:
-    """A table; numeric cells carry their exact value in data-v so the sort is numeric."""
-    cls = ' class="sortable"' if sortable else ""
-    head = "".join(f"<th{' class=s' if j == 0 else ''}>{_esc(c)}</th>" for j, c in enumerate(columns))
-    body = []
-    for r in rows:
-        cells = []
-        for v in r:
-            num = isinstance(v, (int, float)) and not isinstance(v, bool)
-            if num and not (isinstance(v, float) and not math.isfinite(v)):
-                cells.append(f'<td data-v="{v!r}">{_esc(_fmt(v))}</td>')
-            else:
-                cells.append(f'<td class="s" data-v="{_esc(_fmt(v))}">{_esc(_fmt(v))}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="scroll"><table{cls}><thead><tr>{head}</tr></thead><tbody>'
-            + "".join(body) + "</tbody></table></div>")
-
-
-def _page(title: str, body: list[str]) -> str:
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{_esc(title)}</title>"
-            f"<style>{CSS}</style></head><body>" + "\n".join(body) + f"<script>{SORT_JS}</script></body></html>")
+def figure_html(run: Any) -> list[str]:
+    """<figure>s of the run report: every panel of :func:`run_figures` (linked to its saved PNG when that
+    is up to date, and to its PDF/SVG when saved), then every other figure in figures/ (theory, ...)."""
+    d = Path(run.path) / "figures"
+    names = _panel_order(run)
+    tags = []
+    for n, (cap, png) in zip(names, run_figures(run)):
+        also = {e.upper(): f"figures/{n}.{e}" for e in ("svg", "pdf") if (d / f"{n}.{e}").is_file()}
+        tags.append(img(png, cap, f"figures/{n}.png" if current_figure(run, n) is not None else None, also))
+    panels = {n for n, _ in run_panels(run)} if len(run.metrics) else set()
+    tags += [tag for stem, tag in figure_tags(d, lambda s: EXTRA_CAPTIONS.get(s, s.replace("_", " ")))
+             if stem not in panels]
+    return tags
 
 
 def _events_table(ev: dict[str, Any]) -> str:
@@ -139,11 +90,31 @@ def _events_table(ev: dict[str, Any]) -> str:
     return html_table(cols, rows, sortable=False)
 
 
-def run_html(path: str | Path) -> str:
-    """The HTML text of one run's report."""
+def _settings(run: Any) -> str:
+    """"committee on polynomial: α = 0.5, ε = 0.3, N = 16, P = 40, D = 12" (the values the run has)."""
+    f = run_facts(run)
+    vals = ", ".join(f"{sym} = {f[k]:.4g}" if isinstance(f[k], float) else f"{sym} = {f[k]}"
+                     for k, sym in (("alpha", "α"), ("eps", "ε"), ("N", "N"), ("P", "P"), ("D", "D"))
+                     if f.get(k) is not None)
+    return f"{f['model']} on {f['task']}: {vals}"
+
+
+def _files(run: Any, sweep_link: bool) -> str:
+    """Links to the run's own files (relative), and to the report of the sweep it belongs to when that
+    exists (or ``sweep_link``: it is being written now)."""
+    p = Path(run.path)
+    links = [f'<a href="{n}">{n}</a>' for n in ("config.yaml", "metrics.parquet", "summary.json") if (p / n).is_file()]
+    sweep = p.parent.parent
+    if p.parent.name == "runs" and is_sweep_dir(sweep) and (sweep_link or (sweep / REPORT_NAME).is_file()):
+        links.append(f'<a href="../../{REPORT_NAME}">the sweep\'s report ({esc(p.parent.parent.name)})</a>')
+    return "<h2>Files</h2><p>" + " · ".join(links) + "</p>" if links else ""
+
+
+def run_html(path: str | Path, sweep_link: bool = False) -> str:
+    """The HTML text of one run's report (``sweep_link``: link the sweep's report, about to be written)."""
     run = load_run(path)
     s = run.summary or {}
-    body = [f"<h1>grokscope run <code>{_esc(Path(run.path).name)}</code></h1>"]
+    body = [f"<h1>grokscope run <code>{esc(Path(run.path).name)}</code></h1>", f"<p>{esc(_settings(run))}</p>"]
     if run.summary is None:
         n = len(run.metrics)
         last = int(run.metrics["step"].iloc[-1]) if n else 0
@@ -151,15 +122,15 @@ def run_html(path: str | Path) -> str:
                     f"stopped before the end). Showing the {n} metric rows written so far (up to step {last}); "
                     "events, verdict and timings are not available.</div>")
     elif run.status not in FINISHED:
-        body.append(f'<div class="banner bad" id="incomplete">Incomplete run: status {_esc(run.status)}'
-                    f"{' — ' + _esc(s['reason']) if s.get('reason') else ''}.</div>")
+        body.append(f'<div class="banner bad" id="incomplete">Incomplete run: status {esc(run.status)}'
+                    f"{' — ' + esc(s['reason']) if s.get('reason') else ''}.</div>")
     elif run.status == "diverged":
-        body.append(f'<div class="banner">Diverged: {_esc(s.get("reason", ""))}</div>')
+        body.append(f'<div class="banner">Diverged: {esc(s.get("reason", ""))}</div>')
     body.append("<h2>Summary</h2>")
     lz = s.get("laziness") or {}
     if lz.get("verdict"):
-        body.append(f"<p><b>Verdict:</b> {_esc(lz['verdict'])}</p>")
-    body.append("<pre>" + _esc("\n".join(summary_lines(run))) + "</pre>")
+        body.append(f"<p><b>Verdict:</b> {esc(lz['verdict'])}</p>")
+    body.append('<pre class="wrap" id="summary">' + esc("\n".join(summary_lines(run))) + "</pre>")
     if s.get("events"):
         body.append("<h3>Grokking events</h3>" + _events_table(s["events"]))
     tm = s.get("timings") or {}
@@ -171,74 +142,26 @@ def run_html(path: str | Path) -> str:
     if s.get("versions"):
         body.append("<h3>Versions</h3>" + html_table(["package", "version"], [[k, v] for k, v in s["versions"].items()],
                                                       sortable=False))
-    figs = run_figures(run)
+    section, scripts = interactive_section(run)
+    body.append(section)
     body.append("<h2>Figures</h2>")
-    if figs:
-        body.append('<div class="figs">' + "".join(_img(png, cap) for cap, png in figs) + "</div>")
+    tags = figure_html(run)
+    if tags:
+        body.append('<div class="figs">' + "".join(tags) + "</div>")
     else:
         body.append("<p class='muted'>No metrics logged yet: nothing to plot.</p>")
-    body.append("<h2>Config</h2><pre>" + _esc(dump_config(run.config)) + "</pre>")
+    body.append("<h2>Config</h2><pre>" + esc(dump_config(run.config)) + "</pre>")
     extra = {k: s[k] for k in ("engine", "k0", "twin", "device", "dtype", "eta") if k in s}
     if extra:
-        body.append("<h2>Run details</h2><pre>" + _esc(json.dumps(extra, indent=2, default=str)) + "</pre>")
-    return _page(f"grokscope run {Path(run.path).name}", body)
+        body.append("<h2>Run details</h2><pre>" + esc(json.dumps(extra, indent=2, default=str)) + "</pre>")
+    body.append(_files(run, sweep_link))
+    return page(f"grokscope run {Path(run.path).name}", body, (scripts,))
 
 
-def sweep_html(path: str | Path) -> str:
-    """The HTML text of a sweep's report: spec, phase diagrams, sortable results table."""
-    import pandas as pd
-    p = Path(path)
-    body = [f"<h1>grokscope sweep <code>{_esc(p.name)}</code></h1>"]
-    spec: dict[str, Any] = {}
-    if (p / "sweep.yaml").is_file():
-        spec = yaml.safe_load((p / "sweep.yaml").read_text()) or {}
-    rp = p / "results.parquet"
-    if rp.is_file():
-        df = pd.read_parquet(rp)
-    else:
-        df = pd.DataFrame(run_rows(p / "runs"))
-        body.append('<div class="banner bad" id="incomplete">Incomplete sweep: no results.parquet yet. The table '
-                    f"below is read from the {len(df)} run directories found under runs/.</div>")
-    if "status" in df:
-        counts = df["status"].value_counts().to_dict()
-        body.append("<p><b>Runs:</b> " + _esc(", ".join(f"{v} {k}" for k, v in counts.items()) or "none") + "</p>")
-    axes = spec.get("axes_keys") or []
-    if axes:
-        body.append("<p><b>Axes:</b> " + _esc(", ".join(map(str, axes))) + "</p>")
-    figs = sorted((p / "figures").glob("*.png")) if (p / "figures").is_dir() else []
-    body.append("<h2>Phase diagrams</h2>")
-    if figs:
-        body.append('<div class="figs">' + "".join(_img(f.read_bytes(), f.stem) for f in figs) + "</div>")
-    else:
-        body.append("<p class='muted'>No figures in figures/.</p>")
-    body.append("<h2>Results</h2><p class='muted'>Click a column header to sort.</p>")
-    if "run_id" in df and "run_dir" not in df:
-        df["run_dir"] = [str(p / "runs" / r) for r in df["run_id"]]
-    front = [c for c in ("run_id", "status", *axes) if c in df]
-    cols = front + [c for c in df.columns if c not in front]
-    rows = [[_cell(v) for v in rec] for rec in df[cols].itertuples(index=False, name=None)]
-    body.append(html_table(cols, rows))
-    if spec:
-        body.append("<h2>Sweep spec</h2><pre>" + _esc(yaml.safe_dump(spec, sort_keys=False)) + "</pre>")
-    return _page(f"grokscope sweep {p.name}", body)
-
-
-def _cell(v: Any) -> Any:
-    """Parquet values to plain Python for the table (numpy scalars, NaN, lists)."""
-    if hasattr(v, "item") and not isinstance(v, (list, dict)):
-        try:
-            v = v.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, (list, tuple, dict)) or (hasattr(v, "tolist") and not isinstance(v, (int, float, str))):
-        return json.dumps(v.tolist() if hasattr(v, "tolist") else v, default=str)
-    return v
-
-
-def write_report(path: str | Path) -> Path:
-    """Write ``path/report.html`` for a run directory or a sweep directory; returns its path."""
+def write_report(path: str | Path, run_reports: bool = True) -> Path:
+    """Write ``path/report.html`` for a run directory or a sweep directory; returns its path. For a sweep,
+    ``run_reports`` first writes the report of every run directory whose report is missing or older than
+    its metrics or summary, so that each row of the results table links to one."""
     p = Path(path)
     if not p.is_dir():
         raise ConfigError(f"report: {str(p)!r} is not a directory; expected a run directory (config.yaml, "
@@ -246,7 +169,15 @@ def write_report(path: str | Path) -> Path:
     if is_run_dir(p):
         text = run_html(p)
     elif is_sweep_dir(p):
-        text = sweep_html(p)
+        problems: dict[str, str] = {}
+        if run_reports:
+            for d in sorted((p / "runs").iterdir()) if (p / "runs").is_dir() else []:
+                if is_run_dir(d) and _stale(d):
+                    try:
+                        atomic_write_text(d / REPORT_NAME, run_html(d, sweep_link=True))
+                    except (ConfigError, OSError, ValueError, KeyError) as exc:  # one bad run: say so, go on
+                        problems[d.name] = f"{type(exc).__name__}: {exc}"
+        text = sweep_html(p, problems)
     else:
         found = ", ".join(sorted(x.name for x in p.iterdir())[:10]) or "nothing"
         raise ConfigError(f"report: {str(p)!r} is neither a run nor a sweep directory: expected config.yaml "
@@ -255,3 +186,13 @@ def write_report(path: str | Path) -> Path:
     out = p / REPORT_NAME
     atomic_write_text(out, text)
     return out
+
+
+def _stale(run_dir: Path) -> bool:
+    """True when run_dir/report.html is missing or older than the run's metrics or summary."""
+    rep = run_dir / REPORT_NAME
+    if not rep.is_file():
+        return True
+    t = rep.stat().st_mtime_ns
+    return any((run_dir / n).is_file() and (run_dir / n).stat().st_mtime_ns > t
+               for n in ("metrics.parquet", "summary.json"))

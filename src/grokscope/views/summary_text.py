@@ -1,8 +1,29 @@
-"""The printed end-of-run summary of a run directory."""
+"""The printed end-of-run summary of a run directory (``grokscope run``/``show``, the report)."""
 from __future__ import annotations
+
+from typing import Any
 
 from grokscope.diagnostics.events import format_events
 from grokscope.store import Run
+from grokscope.views.table import format_table
+
+
+def final_table(r: Run, final: dict[str, Any]) -> str:
+    """The final metrics as an aligned table, one metric a line: its first logged value, its final value
+    (summary.json ``events.final``, the last logged row) and, for a probe with its own cadence that is
+    empty on that row, its last logged value and step instead."""
+    df = r.metrics
+    rows = []
+    for k, v in final.items():
+        if k == "step":
+            continue
+        col = df[k].dropna() if k in df else None
+        first = float(col.iloc[0]) if col is not None and len(col) else None
+        row: dict[str, Any] = {"metric": k, "first": first, "final": v, "at step": final["step"]}
+        if v is None and col is not None and len(col):
+            row["final"], row["at step"] = float(col.iloc[-1]), int(df.loc[col.index[-1], "step"])
+        rows.append(row)
+    return format_table(rows, ["metric", "first", "final", "at step"])
 
 
 def summary_lines(r: Run) -> list[str]:
@@ -15,8 +36,8 @@ def summary_lines(r: Run) -> list[str]:
     ev = s.get("events")
     if ev:
         fin = ev["final"]
-        parts = [f"{k} {v:.4g}" for k, v in fin.items() if k != "step" and v is not None]
-        lines.append(f"final (step {fin['step']}): " + ", ".join(parts))
+        lines.append(f"final (step {fin['step']}):")
+        lines.extend("  " + t for t in final_table(r, fin).splitlines())
         lines.extend(format_events(ev))
     k0 = s.get("k0")
     if k0 and "test_mse" in k0:

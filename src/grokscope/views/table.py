@@ -85,3 +85,37 @@ def run_rows(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not r.is_dir():
         return []
     return [run_row(load_run(d)) for d in sorted(r.iterdir()) if d.is_dir() and is_run_dir(d)]
+
+
+SWEEP_TIMING = "sweep_timing.json"  # written by grokscope.sweep.runner: {"wall_s", "sessions": [...]}
+
+
+def sweep_wall(path: str | os.PathLike[str], df: Any = None) -> tuple[float | None, str]:
+    """(wall-clock seconds of a sweep, where the number comes from): the sweep driver's own record
+    (SWEEP_TIMING: the sum of its sessions, so a resumed sweep counts each session once), else the
+    first run's start to the last run's finish (summary.json ``started``/``finished``, 1 s resolution),
+    else the longest single run of ``df``'s ``wall_s``; (None, "") when nothing is known."""
+    import json
+    from datetime import datetime
+    p = Path(path)
+    rec = p / SWEEP_TIMING
+    if rec.is_file():
+        try:
+            got = json.loads(rec.read_text())
+            return float(got["wall_s"]), f"recorded by the sweep driver over {len(got.get('sessions', []))} session(s)"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    starts, ends = [], []
+    for s in sorted((p / "runs").glob("*/summary.json")) if (p / "runs").is_dir() else []:
+        try:
+            d = json.loads(s.read_text())
+            if d.get("started") and d.get("finished"):
+                starts.append(datetime.fromisoformat(d["started"]))
+                ends.append(datetime.fromisoformat(d["finished"]))
+        except (OSError, ValueError, TypeError):
+            continue
+    if starts:
+        return (max(ends) - min(starts)).total_seconds(), "first run start to last run finish"
+    if df is not None and "wall_s" in df and df["wall_s"].notna().any():
+        return float(df["wall_s"].max()), "lower bound: the longest run (no start/finish times recorded)"
+    return None, ""
