@@ -77,3 +77,19 @@ def test_shared_canvas_is_per_thread():
     t.start()
     t.join()
     assert shared_canvas() is shared_canvas() and got[0] is not shared_canvas()
+
+
+def test_save_formats_writes_each_format_from_one_layout(small_run, tmp_path):
+    """png: the bytes of :meth:`Canvas.png`; pdf and svg: the same laid-out figure, without a date, so
+    drawing the panel again gives the same files."""
+    from grokscope.views.canvas import vector_bytes
+    c = Canvas()
+    name, draw = run_panels(small_run)[0]
+    paths = c.save_formats(tmp_path / name, ["png", "pdf", "svg"], draw, small_run)
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf", f"{name}.svg"]
+    assert paths[0].read_bytes() == c.png(draw, small_run)
+    assert paths[1].read_bytes().startswith(b"%PDF") and b"<svg" in paths[2].read_bytes()[:2000]
+    again = c.save_formats(tmp_path / "again", ["svg", "pdf"], draw, small_run)
+    assert [p.read_bytes() for p in again] == [paths[2].read_bytes(), paths[1].read_bytes()]
+    with pytest.raises(ValueError, match="png, pdf, svg"):
+        vector_bytes(c.fig, "jpg")

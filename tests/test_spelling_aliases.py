@@ -93,7 +93,7 @@ def test_canonical_view_and_keywords(sw):
         ax = curves(df, sw, "test_loss", color="scaling.alpha", normalize=True)
     assert sorted(str(w.message).split(" is ")[0] for w in rec) == ["grokscope: curves() keyword 'color'",
                                                                      "grokscope: curves() keyword 'normalize'"]
-    assert ax.get_ylabel() == "test_loss / test_loss(0)"
+    assert ax.get_ylabel() == "test loss / test loss(step 0)"
     with pytest.warns(DeprecationWarning, match=r"collapse\(\) keyword 'color'"):
         collapse(df, "final_test_loss", "scaling.alpha", color="scaling.alpha")
 

@@ -187,7 +187,7 @@ def test_curves_legend_for_few_colour_values_colour_bar_for_many(tmp_path, n_val
     assert len(ax.lines) == 2 * n_values
     legend = ax.get_legend()
     if n_values <= LEGEND_MAX:
-        assert [t.get_text() for t in legend.get_texts()] == [f"task.P = {50 * (i + 1)}" for i in range(n_values)]
+        assert [t.get_text() for t in legend.get_texts()] == [f"P = {50 * (i + 1)}" for i in range(n_values)]
         assert len(ax.figure.axes) == 1
     else:
         assert legend is None and len(ax.figure.axes) == 2  # the colour bar's axes

@@ -170,6 +170,16 @@ class Output(_Section):
         default_factory=list, description="stream metrics live during training to these backends")
     mlflow_uri: str | None = Field(None, max_length=PATH_MAX,
                                    description="MLflow tracking URI (default sqlite:///<root>/mlflow.db)")
+    formats: list[Literal["png", "pdf", "svg"]] = Field(
+        default_factory=lambda: ["png"], min_length=1, max_length=3,
+        description="file formats of every figure a run or sweep writes (figures/<name>.<format>)")
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"output.formats = {v!r}: each of png, pdf, svg at most once")
+        return v
 
 
 class Config(_Section):

@@ -1,13 +1,16 @@
 """Sweep views, drawn from results.parquet and the run directories only (never recomputing training).
 
-- ``heatmap``: any results column over two axes (paper Fig 3(e): grok_amount_0.1 over (α, ε)); log
-  axes where the axis is log-spaced; cells averaged over the other axes (e.g. seeds); × marks cells
-  that never crossed the threshold (value missing in a finished run), a red ◆ cells with a diverged
-  run, a grey ! failed or unfinished runs.
-- ``curves``: a metric against steps for every run, coloured by one axis (``colour``; Fig 3(a)).
+- ``heatmap``: any results column over two axes (paper Fig 3(e): grok_amount_0.1 over (α, ε)), drawn
+  by :mod:`grokscope.views.phase`: ticks at the sampled values, log axes where the axis is log-spaced,
+  a log colour scale over more than a decade; cells averaged over the other axes (e.g. seeds), their
+  interquartile range written in the cell; × marks cells that never crossed the threshold (value
+  missing in a finished run), a red ◆ cells with a diverged run, a grey ! failed or unfinished runs.
+- ``curves``: a metric against steps for every run, coloured by one axis (``colour``; Fig 3(a)); another
+  varying setting gets line styles, seeds an interquartile band (:mod:`grokscope.views.sweep_curves`).
 - ``collapse``: a results column against a derived quantity of config keys such as
   ``model.sigma**2*scaling.alpha`` (Fig 7), evaluated by a small arithmetic interpreter (no eval).
-Figures go to SWEEP_DIR/figures/ through an atomic write.
+Labels are human names with symbols (:mod:`grokscope.views.labels`). Figures go to SWEEP_DIR/figures/
+in every format of the sweep's ``output.formats``, through an atomic write.
 
 View keys are spelt the British way (``colour``, ``normalise``); the American ``color`` and
 ``normalize`` of earlier specs are deprecated aliases that still work and warn (DeprecationWarning).
@@ -86,73 +89,52 @@ def _need(df: pd.DataFrame, col: str, what: str) -> None:
         raise ConfigError(f"{what} {col!r}: not a results column; available include {sample}")
 
 
-def _save(fig: Any, sweep_dir: Path, name: str) -> Path:
-    path = Path(sweep_dir) / "figures" / (re.sub(r"[^A-Za-z0-9_.=-]+", "_", name) + ".png")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    _plt().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
-
-
-def _edges(vals: np.ndarray, log: bool) -> np.ndarray:
-    v = np.log(vals) if log else vals.astype(float)
-    if len(v) == 1:
-        e = np.array([v[0] - 0.5, v[0] + 0.5]) if not log else np.array([v[0] - 0.1, v[0] + 0.1])
-    else:
-        mid = (v[1:] + v[:-1]) / 2
-        e = np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
-    return np.exp(e) if log else e
+def save_figure(fig: Any, sweep_dir: Path, name: str, formats: list[str] | tuple[str, ...] = ("png",)) -> list[Path]:
+    """Write ``fig`` as SWEEP_DIR/figures/<name>.<format> for every format (atomically); close it.
+    Tick labels that would overlap are rotated, then thinned first (:func:`declutter_ticks`)."""
+    from grokscope.views.canvas import vector_bytes
+    from grokscope.views.style import declutter_ticks
+    stem = re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
+    paths = []
+    try:
+        declutter_ticks(fig)
+        for fmt in formats:
+            path = Path(sweep_dir) / "figures" / f"{stem}.{fmt}"
+            if fmt == "png":
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=120)
+                data = buf.getvalue()
+            else:
+                data = vector_bytes(fig, fmt)
+            atomic_write_bytes(path, data)
+            paths.append(path)
+    finally:
+        _plt().close(fig)
+    return paths
 
 
 def heatmap(df: pd.DataFrame, col: str, x: str, y: str, scales: dict[str, str] | None = None,
             sweep_dir: Path | None = None, ax: Any = None) -> Any:
-    """Mean of ``col`` over runs in each (x, y) cell; markers for never-crossed / diverged / failed."""
+    """Mean of ``col`` over runs in each (x, y) cell, drawn by :func:`grokscope.views.phase.draw_heatmap`
+    (ticks at the sampled values, log axes where ``scales`` says log, log colours over > 1 decade,
+    markers for never-crossed / diverged / failed cells, the seed spread as each cell's IQR)."""
+    from grokscope.views.phase import cell_stats, draw_heatmap
     for c, w in ((col, "--heatmap"), (x, "--x"), (y, "--y")):
         _need(df, c, w)
     for c, w in ((x, "--x"), (y, "--y")):
         if pd.to_numeric(df[c], errors="coerce").isna().any() and df[c].notna().any():
             raise ConfigError(f"{w} {c!r}: heatmap axes must be numeric, got {sorted(map(str, pd.unique(df[c])))}")
     scales = scales or {}
-    plt = _plt()
-    xs = np.sort(pd.unique(df[x].dropna()).astype(float))
-    ys = np.sort(pd.unique(df[y].dropna()).astype(float))
-    Z = np.full((len(ys), len(xs)), np.nan)
-    marks: list[tuple[float, float, str]] = []
-    vals = pd.to_numeric(df[col], errors="coerce")
-    for i, yv in enumerate(ys):
-        for j, xv in enumerate(xs):
-            cell = df[(df[x].astype(float) == xv) & (df[y].astype(float) == yv)]
-            v = vals[cell.index]
-            st = set(cell["status"])
-            if v.notna().any():
-                Z[i, j] = v.mean()
-            if "diverged" in st:
-                marks.append((xv, yv, "diverged"))
-            elif st & {"failed", "pending", "incomplete"}:
-                marks.append((xv, yv, "failed"))
-            elif v.isna().all():
-                marks.append((xv, yv, "never"))
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 5.0), constrained_layout=True)
-    logx, logy = scales.get(x) == "log", scales.get(y) == "log"
-    mesh = ax.pcolormesh(_edges(xs, logx), _edges(ys, logy), np.ma.masked_invalid(Z), cmap="magma", shading="flat")
-    ax.figure.colorbar(mesh, ax=ax, label=col)
-    style = {"never": ("x", "0.6", "never crossed"), "diverged": ("D", "red", "diverged"),
-             "failed": ("$!$", "0.4", "failed / unfinished")}
-    for kind, (m, c, lab) in style.items():
-        pts = [(a, b) for a, b, k in marks if k == kind]
-        if pts:
-            ax.scatter(*zip(*pts), marker=m, color=c, s=40, label=lab, zorder=3)
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"{col} over ({x}, {y})")
-    if marks:
-        ax.legend(fontsize=8, loc="upper left", framealpha=0.8)
+        _, ax = _plt().subplots(figsize=(6.4, 5.0), constrained_layout=True)
+    stats = cell_stats(df, col, x, y)
+    draw_heatmap(ax, stats, col, x, y, scales.get(x) == "log", scales.get(y) == "log")
+    if stats["marks"]:
+        fig = ax.figure
+        if fig.get_layout_engine() is not None:
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
+        else:
+            ax.legend(fontsize=8, loc="upper left", framealpha=0.8)
     return ax
 
 
@@ -164,8 +146,11 @@ def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, colour: str | None = 
            color: str | None = None, normalize: bool | None = None) -> Any:
     """``metric`` against step for every finished run, coloured by axis ``colour`` (÷ its step-0 value
     when ``normalise``, as in paper Fig 3(a)); a legend of the values when there are at most
-    ``LEGEND_MAX`` of them (e.g. fig9's three P), else a colour bar. ``color``, ``normalize``:
-    deprecated spellings of ``colour``, ``normalise`` (DeprecationWarning)."""
+    ``LEGEND_MAX`` of them (e.g. fig9's three P), else a colour bar. Another varying setting gets line
+    styles, seeds an interquartile band (:mod:`grokscope.views.sweep_curves`). ``color``,
+    ``normalize``: deprecated spellings of ``colour``, ``normalise`` (DeprecationWarning)."""
+    from grokscope.views.labels import fmt_number, label, symbol
+    from grokscope.views.sweep_curves import draw_curves, legend_note, ylabel
     colour = _alias(colour, color, "color", "colour", "curves() keyword")
     if normalize is not None:
         deprecated("normalize", "normalise", "curves() keyword")
@@ -174,10 +159,9 @@ def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, colour: str | None = 
         raise ConfigError(f"--curves {metric!r}: needs --colour KEY")
     _need(df, colour, "--colour")
     import matplotlib as mpl
-    plt = _plt()
     scales = scales or {}
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+        _, ax = _plt().subplots(figsize=(6.4, 4.4), constrained_layout=True)
     cv = pd.to_numeric(df[colour], errors="coerce").astype(float)
     finite = cv[np.isfinite(cv)]
     if finite.empty:
@@ -186,41 +170,56 @@ def curves(df: pd.DataFrame, sweep_dir: Path, metric: str, colour: str | None = 
     norm = (mpl.colors.LogNorm(lo, hi) if scales.get(colour) == "log" and lo > 0 and hi > lo
             else mpl.colors.Normalize(lo, hi if hi > lo else lo + 1))
     cmap = mpl.colormaps["viridis"]
-    drawn = 0
+    data: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
     for i, r in df.iterrows():
         mp = Path(sweep_dir) / r["run_dir"] / "metrics.parquet"
-        if r["status"] not in ("completed", "diverged") or not mp.is_file():
+        if r["status"] not in ("completed", "diverged") or not mp.is_file() or not np.isfinite(cv[i]):
             continue
         m = pd.read_parquet(mp)
         if metric not in m.columns:
             raise ConfigError(f"--curves {metric!r}: not a metric of run {r['run_id']}; it has "
                               f"{', '.join(c for c in m.columns if c != 'step')}")
-        yv = m[metric].to_numpy(float)
+        yv = m[metric].to_numpy(dtype=float, na_value=np.nan)
         ok = np.isfinite(yv)
         if normalise and ok.any():
             yv = yv / yv[ok][0]
-        ax.plot(np.maximum(m["step"].to_numpy()[ok], 1), yv[ok], color=cmap(norm(cv[i])), lw=1.3)
-        drawn += 1
-    if drawn == 0:
+        data[i] = (m["step"].to_numpy(dtype=float), yv)
+    if not data:
         raise ConfigError("--curves: no finished run to draw yet")
+    info = draw_curves(ax, df, data, colour, cmap, norm)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel(f"{metric} / {metric}(0)" if normalise else metric)
+    ax.set_ylabel(ylabel(metric, normalise))
+    from matplotlib.lines import Line2D
     values = sorted(set(finite.tolist()))
+    handles = []
     if len(values) <= LEGEND_MAX:
-        from matplotlib.lines import Line2D
-        ax.legend(handles=[Line2D([], [], color=cmap(norm(v)), lw=1.3, label=f"{colour} = {v:g}")
-                           for v in values], fontsize=8, framealpha=0.8)
+        handles = [Line2D([], [], color=cmap(norm(v)), lw=1.3, label=f"{symbol(colour)} = {fmt_number(v)}")
+                   for v in values]
     else:
-        ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=colour)
+        ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label(colour))
+    handles += [Line2D([], [], color="0.3", lw=1.3, ls=ls, label=lab) for lab, ls in info["styles"]]
+    note = legend_note(info)
+    if handles:
+        ax.legend(handles=handles, fontsize=7, framealpha=0.8, title=note or None, title_fontsize=7)
+    elif note:  # a colour bar and no legend: the note goes above the axes
+        ax.set_title(note, fontsize=8)
     return ax
+
+
+def expr_label(expr: str) -> str:
+    """A derived-quantity expression with its dotted keys written as their symbols (σ**2*α → σ²α)."""
+    from grokscope.views.labels import symbol
+    out = re.sub(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*", lambda m: symbol(m.group(0)), expr)
+    return out.replace("**2", "²").replace("**3", "³").replace("*", "·")
 
 
 def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, ax: Any = None, *,
              color: str | None = None) -> Any:
     """``col`` against the derived quantity ``expr`` on log-log axes (non-positive values dropped),
     points coloured by the axis ``colour`` when given (``color``: deprecated spelling)."""
+    from grokscope.views.labels import label
     colour = _alias(colour, color, "color", "colour", "collapse() keyword")
     _need(df, col, "--collapse")
     plt = _plt()
@@ -235,20 +234,49 @@ def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, a
         c = pd.to_numeric(df[colour], errors="coerce").to_numpy(float)[ok]
         sc = ax.scatter(xv[ok], yv[ok], c=c, cmap="viridis", s=30,
                         norm="log" if (c > 0).all() and len(set(c)) > 1 else None)
-        ax.figure.colorbar(sc, ax=ax, label=colour)
+        ax.figure.colorbar(sc, ax=ax, label=label(colour))
     else:
         ax.scatter(xv[ok], yv[ok], s=30)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(expr)
-    ax.set_ylabel(col)
-    ax.set_title(f"{col} against {expr}")
+    ax.set_xlabel(expr_label(expr))
+    ax.set_ylabel(label(col))
+    ax.set_title(f"{label(col)} against {expr_label(expr)}", fontsize=9)
     return ax
+
+
+def render_view(df: pd.DataFrame, spec: Any, sweep_dir: Path, v: dict[str, Any]) -> tuple[Any, str]:
+    """(figure, file stem) of one canonical plot view of a sweep (see :func:`draw`); not yet saved."""
+    fig, ax = _plt().subplots(figsize=(6.4, 4.8), constrained_layout=True)
+    try:
+        if "heatmap" in v:
+            x, y = v.get("x"), v.get("y")
+            if not x or not y:
+                raise ConfigError(f"heatmap {v['heatmap']!r}: needs --x KEY and --y KEY (axes: "
+                                  f"{', '.join(spec.axes_keys)})")
+            heatmap(df, v["heatmap"], x, y, spec.scales, sweep_dir, ax=ax)
+            return fig, f"heatmap_{v['heatmap']}__{x}__{y}"
+        if "curves" in v:
+            colour = v.get("colour") or (spec.axes_keys[0] if spec.axes_keys else None)
+            if colour is None:
+                raise ConfigError(f"curves {v['curves']!r}: needs --colour KEY")
+            curves(df, sweep_dir, v["curves"], colour, spec.scales, bool(v.get("normalise")), ax=ax)
+            return fig, f"curves_{v['curves']}__{colour}"
+        if "collapse" in v:
+            if not v.get("derived"):
+                raise ConfigError(f"collapse {v['collapse']!r}: needs --derived EXPR")
+            collapse(df, v["collapse"], v["derived"], v.get("colour"), ax=ax)
+            return fig, f"collapse_{v['collapse']}__{v['derived']}"
+        raise ConfigError(f"plot view {v!r}: expected a heatmap, curves or collapse entry")
+    except BaseException:
+        _plt().close(fig)
+        raise
 
 
 def draw(sweep_dir: str | Path, views: list[dict[str, Any]]) -> list[Path]:
     """Draw views ({heatmap, x, y} | {curves, colour[, normalise]} | {collapse, derived[, colour]}) of a
-    sweep. The deprecated keys ``color`` and ``normalize`` still work and warn (:func:`canonical_view`)."""
+    sweep, each written in every format of the sweep's ``output.formats`` (returns every path). The
+    deprecated keys ``color`` and ``normalize`` still work and warn (:func:`canonical_view`)."""
     from grokscope.sweep.runner import load_sweep
     sweep_dir = Path(sweep_dir)
     spec, _ = load_sweep(sweep_dir)
@@ -256,33 +284,8 @@ def draw(sweep_dir: str | Path, views: list[dict[str, Any]]) -> list[Path]:
     if not rp.is_file():
         raise ConfigError(f"{str(sweep_dir)!r}: no results.parquet yet (run `grokscope sweep` first)")
     df = pd.read_parquet(rp)
-    plt = _plt()
     out = []
     for v in map(canonical_view, views):
-        fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
-        try:
-            if "heatmap" in v:
-                x, y = v.get("x"), v.get("y")
-                if not x or not y:
-                    raise ConfigError(f"heatmap {v['heatmap']!r}: needs --x KEY and --y KEY (axes: "
-                                      f"{', '.join(spec.axes_keys)})")
-                heatmap(df, v["heatmap"], x, y, spec.scales, sweep_dir, ax=ax)
-                name = f"heatmap_{v['heatmap']}__{x}__{y}"
-            elif "curves" in v:
-                colour = v.get("colour") or (spec.axes_keys[0] if spec.axes_keys else None)
-                if colour is None:
-                    raise ConfigError(f"curves {v['curves']!r}: needs --colour KEY")
-                curves(df, sweep_dir, v["curves"], colour, spec.scales, bool(v.get("normalise")), ax=ax)
-                name = f"curves_{v['curves']}__{colour}"
-            elif "collapse" in v:
-                if not v.get("derived"):
-                    raise ConfigError(f"collapse {v['collapse']!r}: needs --derived EXPR")
-                collapse(df, v["collapse"], v["derived"], v.get("colour"), ax=ax)
-                name = f"collapse_{v['collapse']}__{v['derived']}"
-            else:
-                raise ConfigError(f"plot view {v!r}: expected a heatmap, curves or collapse entry")
-        except BaseException:
-            plt.close(fig)
-            raise
-        out.append(_save(fig, sweep_dir, name))
+        fig, name = render_view(df, spec, sweep_dir, v)
+        out.extend(save_figure(fig, sweep_dir, name, spec.base.output.formats))
     return out

@@ -14,13 +14,15 @@ Log axes are given only their in-view ticks first (:func:`_trim_log_ticks`), whi
 The figure (and so its renderer, with its mathtext and text-metric caches) is reused for every panel
 of a :class:`Canvas`; :func:`shared_canvas` keeps one per thread, so a process that finishes many runs
 (a sweep) keeps those caches warm. :func:`grokscope.views.plots.save_run_figures` draws all of a run's panels
-on it.
+on it. :meth:`Canvas.save_formats` writes one drawn panel in every requested format (png, pdf, svg).
 """
 from __future__ import annotations
 
 import functools
 import io
+import math
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,9 @@ class Canvas:
         """Clear the figure, call ``draw(*args, ax)`` on a new axes, fit the margins, render once.
         Returns the axes (its figure holds the rendered pixels until the next call)."""
         fig = self.fig
-        fig.clear()
+        with warnings.catch_warnings():  # clearing a log x axis shared with a twin resets it to (0, 1)
+            warnings.filterwarnings("ignore", "Attempt to set non-positive", UserWarning)
+            fig.clear()
         fig.subplots_adjust(left=0.12, right=0.95, bottom=0.12, top=0.95)
         ax = fig.add_subplot()
         draw(*args, ax)
@@ -70,6 +74,39 @@ class Canvas:
         """Write :meth:`png` to ``path`` atomically."""
         from grokscope.store import atomic_write_bytes
         atomic_write_bytes(Path(path), self.png(draw, *args))
+
+    def save_formats(self, stem: Path, formats: list[str], draw: Any, *args: Any) -> list[Path]:
+        """Draw ``draw(*args, ax)`` once and write ``stem.<fmt>`` atomically for every format (png:
+        :meth:`png`'s bytes; pdf, svg: ``savefig`` of the same laid-out figure, without a creation
+        date so the same figure gives the same file). Returns the paths written."""
+        from grokscope.store import atomic_write_bytes
+        stem, paths = Path(stem), []
+        vector = [f for f in formats if f != "png"]
+        if "png" in formats:
+            atomic_write_bytes(stem.with_name(stem.name + ".png"), self.png(draw, *args))
+        elif vector:
+            self.draw(draw, *args)
+        for fmt in formats:
+            if fmt != "png":
+                atomic_write_bytes(stem.with_name(f"{stem.name}.{fmt}"), vector_bytes(self.fig, fmt))
+            paths.append(stem.with_name(f"{stem.name}.{fmt}"))
+        return paths
+
+
+VECTOR_FORMATS = ("pdf", "svg")
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
+def vector_bytes(fig: Any, fmt: str) -> bytes:
+    """``fig`` (already laid out) saved as ``fmt`` (pdf or svg) without a creation date and with fixed
+    SVG element ids, so the same figure gives the same bytes."""
+    if fmt not in VECTOR_FORMATS:
+        raise ValueError(f"figure format {fmt!r}: expected one of png, {', '.join(VECTOR_FORMATS)}")
+    import matplotlib
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "grokscope"}):  # fixed SVG ids: same figure, same bytes
+        fig.savefig(buf, format=fmt, metadata=_NO_DATE[fmt])
+    return buf.getvalue()
 
 
 @functools.cache
@@ -126,7 +163,7 @@ def fit_margins(fig: Any, renderer: Any, pad: float = PAD_IN) -> None:
     bottom += (pad − y0)/H, top += (H − pad − y1)/H; each clamped so the axes keep ``MIN_AXES``.
     """
     bb = fig.get_tightbbox(renderer)
-    if bb is None or not bb._is_finite():
+    if bb is None or not all(math.isfinite(v) for v in bb.extents):
         return
     W, H = fig.get_size_inches()
     sp = fig.subplotpars

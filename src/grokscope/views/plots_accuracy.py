@@ -1,7 +1,9 @@
-"""Teacher–student accuracy thresholds on the accuracy figure (paper Figs 8, 17).
+"""The accuracy figure (paper Fig 16; teacher–student thresholds of Figs 8, 17).
 
-Adds the test accuracy at every threshold θ (``test_acc_thr_<θ>``: fraction of test samples with
-per-sample MSE < θ) to :func:`grokscope.views.plots.accuracy_panel`'s axes.
+Train/test argmax accuracy on the left axis, train/test loss (dashed, log) on the right; for the
+teacher task also the test accuracy at every threshold θ (``test_acc_thr_<θ>``: fraction of test
+samples with per-sample MSE < θ). Coinciding accuracy curves are drawn once
+(:func:`grokscope.views.style.plot_series`).
 """
 from __future__ import annotations
 
@@ -9,14 +11,41 @@ from typing import Any
 
 import numpy as np
 
+from grokscope.views.style import honest_twin, legend_all, plot_series, steps_x
 
-def add_threshold_curves(run: Any, ax: Any) -> Any:
+
+def _accuracy_series(run: Any, thresholds: bool) -> list[tuple[str, Any, dict[str, Any]]]:
     df = run.metrics
-    cols = [c for c in df.columns if c.startswith("test_acc_thr_")]
-    if not cols:
-        return ax
-    x = np.maximum(df["step"].to_numpy(), 1)
-    for col in cols:
-        ax.plot(x, df[col], lw=0.9, alpha=0.8, label=f"test, MSE < {col.removeprefix('test_acc_thr_')}")
-    ax.legend(fontsize=7, loc="center left")
+    series = [("train accuracy", df["train_acc"], dict(color="C0", lw=1.8)),
+              ("test accuracy", df["test_acc"], dict(color="C1", lw=1.8))]
+    if thresholds:
+        cols = [c for c in df.columns if c.startswith("test_acc_thr_")]
+        series += [(f"test, MSE < {c.removeprefix('test_acc_thr_')}", df[c], dict(lw=0.9, alpha=0.8, color=f"C{2 + i}"))
+                   for i, c in enumerate(cols)]
+    return [(lab, np.asarray(y, dtype=float), kw) for lab, y, kw in series]
+
+
+def accuracy_panel(run: Any, ax: Any, thresholds: bool = False) -> Any:
+    """Train/test argmax accuracy (left axis) with train/test loss (right, log): the paper's Fig 16
+    point that accuracy and loss can tell different stories (Nanda et al.'s Fig 1 axes: log steps)."""
+    df = run.metrics
+    x = steps_x(df)
+    plot_series(ax, x, _accuracy_series(run, thresholds), logy=False)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("accuracy")
+    ax2 = ax.twinx()
+    plot_series(ax2, x, [("train loss (right axis)", df["train_loss"], dict(color="C0", lw=0.9, ls="--")),
+                         ("test loss (right axis)", df["test_loss"], dict(color="C1", lw=0.9, ls="--"))], logy=True)
+    ax2.set_yscale("log")
+    losses = np.concatenate([df[c].to_numpy(dtype=float, na_value=np.nan) for c in ("train_loss", "test_loss")])
+    honest_twin(ax2, losses, "loss (dashed)")
+    legend_all(ax, ax2, loc="center left")
     return ax
+
+
+def accuracy_with_thresholds(run: Any, ax: Any) -> Any:
+    """:func:`accuracy_panel` with the teacher task's per-threshold test accuracies."""
+    return accuracy_panel(run, ax, thresholds=True)
+

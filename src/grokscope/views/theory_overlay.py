@@ -32,9 +32,15 @@ def overlay_data(run: Any) -> dict[str, Any]:
     return {"steps": steps, "kernel": kernel, "report": report}
 
 
+def cfg_n(run: Any) -> Any:
+    return getattr(run.config.model, "N", "?")
+
+
 def save_theory_figure(run: Any, data: dict[str, Any] | None = None) -> Path:
-    """Write RUN/figures/theory.png (see module docstring); returns its path."""
-    from grokscope.store import atomic_write_figure
+    """Write RUN/figures/theory.<format> for every format of ``output.formats`` (see the module
+    docstring); returns the first path written (theory.png by default)."""
+    from grokscope.store import atomic_write_bytes, atomic_write_figure
+    from grokscope.views.canvas import vector_bytes
     from grokscope.views.plots import _plt
     plt = _plt()
     d = data or overlay_data(run)
@@ -62,10 +68,18 @@ def save_theory_figure(run: Any, data: dict[str, Any] | None = None) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("MSE")
-    ax.set_title(f"run vs theory: α = {rep['alpha']:g}, ε = {rep['eps']:g}, P = {rep['P']}, D = {rep['D']}",
-                 fontsize=10)
+    ax.set_title(f"run vs theory: α = {rep['alpha']:g}, ε = {rep['eps']:g}, N = {cfg_n(run)}, P = {rep['P']}, "
+                 f"D = {rep['D']}", fontsize=10)
     ax.legend(fontsize=7, loc="lower left")
-    out = Path(run.path) / "figures" / "theory.png"
-    atomic_write_figure(out, fig)
-    plt.close(fig)
-    return out
+    paths = []
+    try:
+        for fmt in getattr(run.config.output, "formats", None) or ["png"]:
+            out = Path(run.path) / "figures" / f"theory.{fmt}"
+            if fmt == "png":
+                atomic_write_figure(out, fig)
+            else:
+                atomic_write_bytes(out, vector_bytes(fig, fmt))
+            paths.append(out)
+    finally:
+        plt.close(fig)
+    return paths[0]
