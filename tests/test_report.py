@@ -254,6 +254,8 @@ def test_reports_render_in_chromium(runs, tmp_path):
     assert {h for h, _ in res["links"]} >= {"runs/a0.5/report.html", "runs/a2.0/report.html", f"figures/{HEATMAP}.png",
                                             f"figures/{HEATMAP}.pdf", f"figures/{COLLAPSE}.svg"}
 
+    text = (r[0.5].path / "report.html").read_text()
+    assert '<script src="../../assets/plotly-' in text and 'id="gs-plotly"' not in text  # the sweep's one copy
     res = render(r[0.5].path / "report.html", tmp_path, tmp_path / "run.png")
     assert res["n_img"] == 5 and res["ok_img"] == 5
     assert res["summary_overflow"] <= 0  # the summary wraps: no horizontal scrolling at 500 px
@@ -277,3 +279,24 @@ def test_run_writes_its_report_at_the_end(tmp_path):
     assert base64.b64encode((r.path / "figures" / "fig1.png").read_bytes()).decode() in text
     r = run(cfg.replace(**{"output.report": False}), tmp_path / "without", quiet=True)
     assert (r.path / "figures" / "fig1.png").is_file() and not (r.path / "report.html").exists()
+
+
+def test_sweep_runs_share_one_plotly_js(runs, tmp_path):
+    """A run in a sweep's layout loads SWEEP/assets/plotly-<version>.min.js (byte-equal to the package's)
+    instead of embedding 2 MB; a run on its own embeds it; without a sweep around it nothing is shared."""
+    plotly = pytest.importorskip("plotly")
+    from grokscope.views.interactive import shared_plotly_src
+    tmp, r = runs
+    d = make_sweep(tmp_path / "sw", {a: run(small_config(tmp_path, **{"scaling.alpha": a, "train.steps": 30}),
+                                           tmp_path / "sw" / "runs" / f"s{a}", quiet=True) for a in (0.5, 2.0)})
+    write_report(d)
+    asset = d / "assets" / f"plotly-{plotly.__version__}.min.js"
+    pkg = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert asset.read_bytes() == pkg.read_bytes()
+    for a in (0.5, 2.0):
+        page = d / "runs" / f"s{a}" / "report.html"
+        assert page.stat().st_size < 1_000_000 and f"../../assets/{asset.name}" in page.read_text()
+    assert shared_plotly_src(tmp_path / "lonely") is None
+    alone = run(small_config(tmp_path, **{"train.steps": 30, "output.plots": True}), tmp_path / "alone", quiet=True)
+    standalone = alone.path / "report.html"
+    assert 'id="gs-plotly"' in standalone.read_text() and standalone.stat().st_size > 1_500_000

@@ -6,6 +6,10 @@ and base64-encoded (4.8 MB → 2.0 MB for plotly 7.1); a small loader inflates i
 ``DecompressionStream`` and draws the figures, whose data (plotly figure JSON: traces of metric columns
 against step) sit in one ``<script type="application/json">``. When plotly is not installed the section
 says which extra to install; the static PNGs of the report are there either way.
+
+A run inside a sweep (SWEEP/runs/<id>/) does not carry its own copy: its report loads
+SWEEP/assets/plotly-<version>.min.js (written once per sweep) by a relative path, still offline, so a
+196-run sweep holds one 4.8 MB copy instead of 196 × 2 MB.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from grokscope.store import atomic_write_bytes, is_sweep_dir
 from grokscope.views.html import esc
 
 EXTRA_HINT = "pip install 'grokscope[interactive]'"
@@ -53,6 +58,12 @@ def _packed(path: str, mtime_ns: int) -> str:
 def plotly_js_packed() -> str:
     """plotly.min.js of the installed plotly package, gzip-compressed and base64-encoded (cached per
     process). Raises ImportError naming the extra when plotly is missing."""
+    js, _ = _plotly_js_file()
+    return _packed(str(js), js.stat().st_mtime_ns)
+
+
+def _plotly_js_file() -> tuple[Path, str]:
+    """(path of the installed plotly.min.js, plotly's version); ImportError naming the extra if missing."""
     try:
         import plotly
     except ImportError as exc:
@@ -60,7 +71,24 @@ def plotly_js_packed() -> str:
     js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not js.is_file():
         raise ImportError(f"plotly {plotly.__version__} has no package_data/plotly.min.js; reinstall: {EXTRA_HINT}")
-    return _packed(str(js), js.stat().st_mtime_ns)
+    return js, plotly.__version__
+
+
+def shared_plotly_src(run_dir: Path) -> str | None:
+    """For a run in a sweep's layout (SWEEP/runs/<id>, SWEEP a sweep directory): write
+    SWEEP/assets/plotly-<version>.min.js if missing and return its path relative to the run's report
+    (``../../assets/...``); None for a run on its own."""
+    run_dir = Path(run_dir)
+    sweep = run_dir.parent.parent
+    if run_dir.parent.name != "runs" or not is_sweep_dir(sweep):
+        return None
+    js, version = _plotly_js_file()
+    name = f"plotly-{version}.min.js"
+    target = sweep / "assets" / name
+    if not target.is_file() or target.stat().st_size != js.stat().st_size:
+        target.parent.mkdir(exist_ok=True)
+        atomic_write_bytes(target, js.read_bytes())
+    return f"../../assets/{name}"
 
 
 def _series(df: Any, col: str, logy: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -173,6 +201,19 @@ st.textContent='';document.body.setAttribute('data-plots','ready');document.disp
 }).catch(function(e){fail('interactive plots failed: '+e)})})();
 """
 
+# Loader for a sweep run's report: plotly.js came from SWEEP/assets by a <script src> just before; it
+# draws on 'load' (like the embedded loader, asynchronously), so listeners added later in the page see it.
+SHARED_LOADER_JS = """
+window.addEventListener('load',function(){var st=document.getElementById('gs-interactive-status');
+function done(state,m){if(m){st.textContent=m;st.className='banner bad'}else{st.textContent=''}
+document.body.setAttribute('data-plots',state);document.dispatchEvent(new Event('gs-plots-done'))}
+if(typeof Plotly==='undefined'){done('failed','plotly.js was not found beside this sweep (assets/); '+
+'rewrite the reports with grokscope report SWEEP_DIR. The static figures below show the same curves.');return}
+var figs=JSON.parse(document.getElementById('gs-plot-data').textContent);
+Promise.all(figs.map(function(f){return Plotly.newPlot(f.id,f.data,f.layout,f.config)})).then(function(){
+done('ready')}).catch(function(e){done('failed','interactive plots failed: '+e)})});
+"""
+
 
 def _json_script(obj: Any) -> str:
     """JSON safe inside <script> (no '</'), non-finite numbers as null."""
@@ -194,7 +235,8 @@ def interactive_section(run: Any) -> tuple[str, str]:
         return "", ""
     head = "<h2>Interactive curves</h2>"
     try:
-        packed = plotly_js_packed()
+        shared = shared_plotly_src(run.path)
+        packed = None if shared else plotly_js_packed()
     except ImportError as exc:
         return (head + f'<p class="banner" id="no-interactive">Interactive curves are not included: {esc(exc)}. '
                 "The static figures below show the same curves.</p>"), ""
@@ -202,7 +244,9 @@ def interactive_section(run: Any) -> tuple[str, str]:
     html = (head + "<p class='muted'>Drag to zoom, double-click to reset, hover for values, click a legend "
             "entry to hide its curve.</p><p id='gs-interactive-status' class='muted'>Loading the plots…</p>"
             f'<div class="plots">{divs}</div>')
-    scripts = (f'<script type="application/json" id="gs-plot-data">{_json_script(figs)}</script>'
-               f'<script type="application/octet-stream" id="gs-plotly">{packed}</script>'
+    data = f'<script type="application/json" id="gs-plot-data">{_json_script(figs)}</script>'
+    if shared:
+        return html, data + f'<script src="{esc(shared)}"></script><script>{SHARED_LOADER_JS}</script>'
+    scripts = (data + f'<script type="application/octet-stream" id="gs-plotly">{packed}</script>'
                f"<script>{LOADER_JS}</script>")
     return html, scripts
