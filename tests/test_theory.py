@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -424,6 +425,14 @@ def test_theory_overlay_on_a_run(tmp_path):
     k = dict(zip(d["steps"], d["kernel"]["test_loss"][:-1]))
     for s, v in lin.items():
         assert k[int(s)] == pytest.approx(v, rel=1e-9)
+    from grokscope.theory import asymptotic
+    from grokscope.views.theory_asymptotic import _theory_args
+    a = d["asymptotic"]  # the D → ∞ limit on the run's own steps: the same numbers as asking the theory
+    args, eta0, kw = _theory_args(cfg)
+    direct = asymptotic.curves(*args, eta0, [int(s) for s in a["step"]], **kw)
+    assert set(a["step"]) <= set(d["steps"]) and len(a["step"]) == len(d["steps"])
+    for key in ("train_loss", "test_loss"):
+        assert np.allclose(a[key], direct[key], rtol=1e-12, atol=0)
     assert main(["theory", "--run", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "figures" / "theory.png").stat().st_size > 10_000
     assert load_run(tmp_path / "r").metrics.equals(r.metrics)  # a view never changes the run

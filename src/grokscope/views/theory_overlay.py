@@ -6,7 +6,9 @@ The figure ``figures/theory.png`` puts, on the run's own log–log loss axes:
   computed in closed form by :func:`~grokscope.views.theory_report.linearised_curves` at the run's steps;
 - the t → ∞ limit of that curve (ridgeless K₀ regression) as a horizontal line;
 - the predicted kernel-fit time of the linear modes and the feature-learning estimate from
-  :func:`~grokscope.views.theory_report.theory_report` as vertical lines.
+  :func:`~grokscope.views.theory_report.theory_report` as vertical lines;
+- where the asymptotic theory covers the run (docs/theory-asymptotic.md: quadratic committee, single-index
+  target, full-batch GD), its D → ∞ train/test curves at fixed P/D on the run's steps.
 Only the stored metrics and the config are read; nothing is retrained (views never recompute).
 """
 from __future__ import annotations
@@ -29,7 +31,17 @@ def overlay_data(run: Any) -> dict[str, Any]:
                          + "; ".join(report["not_applicable_because"]))
     steps = sorted({int(s) for s in run.metrics["step"]})
     kernel = linearised_curves(cfg, [float(s) for s in steps] + [math.inf])
-    return {"steps": steps, "kernel": kernel, "report": report}
+    return {"steps": steps, "kernel": kernel, "report": report, "asymptotic": _asymptotic(cfg, steps)}
+
+
+def _asymptotic(cfg: Any, steps: list[int]) -> dict[str, Any] | None:
+    """The asymptotic theory's curves at the run's steps, or None where the theory does not cover it."""
+    from grokscope.config import ConfigError
+    from grokscope.views.theory_asymptotic import asymptotic_curves
+    try:
+        return asymptotic_curves(cfg, steps)
+    except ConfigError:
+        return None
 
 
 def cfg_n(run: Any) -> Any:
@@ -56,6 +68,11 @@ def save_theory_figure(run: Any, data: dict[str, Any] | None = None) -> Path:
     ax.plot(ks, k["train_loss"][:-1], color="C0", lw=1.1, ls="--", label="kernel limit: train")
     ax.plot(ks, k["test_loss"][:-1], color="C1", lw=1.1, ls="--", label="kernel limit: test")
     ax.axhline(k["test_loss"][-1], color="C3", lw=1.0, label="kernel limit t → ∞ (K₀ regression)")
+    a = d.get("asymptotic")
+    if a is not None:
+        xa = np.maximum(a["step"], 1)
+        ax.plot(xa, a["train_loss"], color="C4", lw=1.1, ls=(0, (1, 1.5)), label="asymptotic theory: train")
+        ax.plot(xa, a["test_loss"], color="C5", lw=1.3, ls=(0, (1, 1.5)), label="asymptotic theory: test")
     rep = d["report"]
     tau = rep.get("timescales", {}).get("linear")
     if tau and math.isfinite(tau):
