@@ -245,6 +245,21 @@ def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, a
     return ax
 
 
+def _theory_boundary(ax: Any, df: pd.DataFrame, spec: Any, x: str, y: str) -> None:
+    """Draw the asymptotic theory's generalisation and grokking edges over a heat map (views.phase_theory);
+    edges that do not cross the plane are said in a note under the axes."""
+    from grokscope.views.phase_theory import boundaries, draw_boundaries
+    xs = np.sort(pd.to_numeric(df[x]).dropna().unique())
+    ys = np.sort(pd.to_numeric(df[y]).dropna().unique())
+    b = boundaries(spec.base, x, y, xs, ys, spec.scales.get(x) == "log", spec.scales.get(y) == "log")
+    notes = draw_boundaries(ax, b)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, fontsize=7, loc="upper left", framealpha=0.8)
+    if notes:
+        ax.text(0.0, -0.2, "theory: " + "; ".join(notes), transform=ax.transAxes, fontsize=7, va="top")
+
+
 def render_view(df: pd.DataFrame, spec: Any, sweep_dir: Path, v: dict[str, Any]) -> tuple[Any, str]:
     """(figure, file stem) of one canonical plot view of a sweep (see :func:`draw`); not yet saved."""
     fig, ax = _plt().subplots(figsize=(6.4, 4.8), constrained_layout=True)
@@ -255,6 +270,10 @@ def render_view(df: pd.DataFrame, spec: Any, sweep_dir: Path, v: dict[str, Any])
                 raise ConfigError(f"heatmap {v['heatmap']!r}: needs --x KEY and --y KEY (axes: "
                                   f"{', '.join(spec.axes_keys)})")
             heatmap(df, v["heatmap"], x, y, spec.scales, sweep_dir, ax=ax)
+            if v.get("theory") not in (None, "boundary"):
+                raise ConfigError(f"heatmap {v['heatmap']!r}: theory = {v['theory']!r}; allowed: boundary")
+            if v.get("theory") == "boundary":
+                _theory_boundary(ax, df, spec, x, y)
             return fig, f"heatmap_{v['heatmap']}__{x}__{y}"
         if "curves" in v:
             colour = v.get("colour") or (spec.axes_keys[0] if spec.axes_keys else None)
