@@ -68,3 +68,10 @@ def test_bad_theory_views_are_refused(sweep):
         draw(sweep, [{"heatmap": "final_test_loss", "x": "task.P", "y": "scaling.alpha", "theory": "edges"}])
     with pytest.raises(ConfigError, match=r"--x 'model.N' is not an axis of the theory"):
         boundaries(_spec().base, "model.N", "scaling.alpha", np.array([1.0, 2.0]), np.array([0.5, 2.0]))
+
+
+def test_cli_plot_theory_boundary(sweep):
+    from grokscope.cli import main
+    assert main(["plot", str(sweep), "--heatmap", "final_test_loss", "--x", "task.P", "--y", "scaling.alpha",
+                 "--theory", "boundary"]) == 0
+    assert (sweep / "figures" / "heatmap_final_test_loss__task.P__scaling.alpha.png").is_file()

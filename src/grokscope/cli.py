@@ -256,7 +256,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise ConfigError("grokscope plot: --force is for a run directory (sweep views are always redrawn)")
     views = []
     if args.heatmap:
-        views.append({"heatmap": args.heatmap, "x": args.x, "y": args.y})
+        views.append({"heatmap": args.heatmap, "x": args.x, "y": args.y,
+                      **({"theory": args.theory} if args.theory else {})})
     if args.curves:
         views.append({"curves": args.curves, "colour": args.colour, "normalise": args.normalise})
     if args.collapse:
@@ -280,7 +281,8 @@ def _plot_run(args: argparse.Namespace) -> int:
     from grokscope.views.plots import update_run_figures
     sweep_only = [f for f, v in (("--heatmap", args.heatmap), ("--curves", args.curves), ("--collapse", args.collapse),
                                  ("--x", args.x), ("--y", args.y), ("--colour", args.colour),
-                                 ("--normalise", args.normalise), ("--derived", args.derived)) if v]
+                                 ("--normalise", args.normalise), ("--derived", args.derived),
+                                 ("--theory", args.theory)) if v]
     if sweep_only:
         raise ConfigError(f"grokscope plot {args.dir}: {', '.join(sweep_only)} draw sweep views; {args.dir!r} is a "
                           "run directory, whose own figures `grokscope plot RUN_DIR [--force]` draws")
@@ -444,6 +446,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--heatmap", metavar="COL", help="results column to draw over --x and --y")
     p.add_argument("--x", metavar="KEY")
     p.add_argument("--y", metavar="KEY")
+    p.add_argument("--theory", choices=["boundary"], help="heatmap over two of scaling.alpha, model.eps, task.P: "
+                   "draw the asymptotic theory's generalisation and grokking edges (docs/theory-asymptotic.md §5)")
     p.add_argument("--curves", metavar="METRIC", help="metric against steps, one line per run")
     p.add_argument("--colour", metavar="KEY", help="axis colouring curves / collapse points")
     p.add_argument("--normalise", action="store_true", help="curves divided by their step-0 value")
