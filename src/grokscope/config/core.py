@@ -231,6 +231,16 @@ def section_conflicts(cfg: Config) -> list[str]:
     if m.name == "committee" and t.name == "modular":
         out.append("model.name = 'committee' has one scalar output; task.name = 'modular' needs one output "
                    "per class (use an MLP with task.inputs = onehot, or the transformer)")
+    if cfg.init.interp and cfg.scaling.centre:
+        out.append(f"init.interp = {cfg.init.interp!r}: W⋆ solves the uncentred problem (αf(x; W⋆) = y); "
+                   "set scaling.centre = false (the paper's Fig 10 is uncentred) or init.interp = 0")
+    out += recurrent_conflicts(cfg)
+    if getattr(t, "online", False) and cfg.optim.batch_size is not None:
+        out.append(f"task.online = true draws P fresh samples every step; optim.batch_size = "
+                   f"{cfg.optim.batch_size} would sub-sample them: leave it unset (the batch is task.P)")
+    if getattr(t, "online", False) and cfg.train.engine == "reduced":
+        out.append("task.online = true: the reduced engine needs one fixed train set; use train.engine = auto "
+                   "or network")
     if cfg.scaling.lr_rule == "paper" and m.name == "transformer":
         out.append("scaling.lr_rule = 'paper' (η = lr·N/α²) needs the committee width N; model.name = "
                    "'transformer' has none: use inv_alpha2 (η = lr/α², the paper's Transformer runs) or plain")

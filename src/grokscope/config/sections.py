@@ -72,6 +72,17 @@ class PolynomialTask(_Section):
     test_seed: SEED = 1
     beta_seed: SEED = 2
     files: DataFiles = DataFiles()
+    online: bool = Field(False, description="online learning: every step trains on P fresh samples of the "
+                         "input distribution instead of re-using one train set (the train loss is then the "
+                         "loss on that step's fresh samples)")
+
+    @model_validator(mode="after")
+    def _online_needs_the_distribution(self) -> PolynomialTask:
+        given = [n for n in ("X_train", "y_train") if getattr(self.files, n) is not None]
+        if self.online and given:
+            raise ValueError(f"task.online = true: draws fresh Gaussian inputs every step, so task.files."
+                             f"{given[0]} cannot be used; drop it or set task.online = false")
+        return self
 
 
 def _is_prime(n: int) -> bool:

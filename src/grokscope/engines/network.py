@@ -33,6 +33,8 @@ class NetworkEngine:
         self.f0 = {"train": model.apply(self.params0, data.X_train) if centre else None,
                    "test": model.apply(self.params0, data.X_test) if centre else None}
         self._batches = EpochBatches(data.P, batch_size, generator, data.X_train.device)
+        self.online = data.meta.get("online")  # task.online: fresh samples every step (tasks/polynomial.py)
+        self._generator = generator
         self.norm0 = float(torch.sqrt(sum((v**2).sum() for v in self.params0.values())))
 
     # -- training ------------------------------------------------------------------------------
@@ -44,7 +46,10 @@ class NetworkEngine:
         """One update; returns the (batch) train loss at the parameters before the update."""
         X, y, f0 = self.data.X_train, self.data.y_train, self.f0["train"]
         idx = self._batch()
-        if idx is not None:
+        if self.online is not None:
+            X, y = self.online(self._generator, X.dtype, X.device)
+            f0 = self.model.apply(self.params0, X) if self.centre else None
+        elif idx is not None:
             X, y = X[idx], y[idx]
             f0 = f0[idx] if f0 is not None else None
         trainable = self.model.trainable

@@ -220,6 +220,8 @@ def reduced_exact_for(cfg: Any) -> tuple[bool, str]:
                        "per-coordinate scaling breaks the shared affine map)")
     if o.batch_size is not None:
         return False, f"optim.batch_size = {o.batch_size}: needs full-batch steps (mini-batches break it)"
+    if getattr(t, "online", False):
+        return False, "task.online = true: fresh samples every step, no fixed train set to reduce"
     why = _neighbour_reason(cfg)
     if why:
         return False, why

@@ -11,6 +11,7 @@ All tensors float64 on CPU; every draw uses its own seeded ``torch.Generator``
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -69,6 +70,23 @@ def quadratic_target(cfg: PolynomialTask, beta: torch.Tensor,
     if cfg.k == 2:
         return QuadraticTarget(-1.0, zero_b, 2.0 * torch.outer(v, v))
     return QuadraticTarget(0.0, zero_b, torch.zeros(D, D, dtype=F64), float(math.factorial(cfg.k)))
+
+
+@dataclass(frozen=True)
+class FreshSamples:
+    """``task.online``: P new inputs x ~ N(0, I/D) and their targets at every call (the same target β);
+    ``(generator, dtype, device) → (X (P, D), y (P,))``. The generator is the run's (its state is
+    checkpointed with the engine; this object holds no state), so an online run is reproducible and
+    resumes bit-exactly."""
+
+    cfg: PolynomialTask
+    beta: torch.Tensor
+
+    def __call__(self, generator: torch.Generator, dtype: torch.dtype,
+                 device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        X = torch.randn(self.cfg.P, self.cfg.D, generator=generator, dtype=F64) / math.sqrt(self.cfg.D)
+        X = X.to(device=device, dtype=dtype)
+        return X, target_values(self.cfg, self.beta.to(device=device, dtype=dtype), X)
 
 
 def _load(cfg: PolynomialTask, name: str) -> torch.Tensor | None:
@@ -133,4 +151,6 @@ def build_polynomial(cfg: PolynomialTask) -> Dataset:
         meta["k"] = cfg.k
     if cfg.target == "multi_index":
         meta["n_index"] = cfg.n_index
+    if cfg.online:
+        meta["online"] = FreshSamples(cfg, beta)
     return Dataset(X_train, y_train, X_test, y_test, target=target, meta=meta)

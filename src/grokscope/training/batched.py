@@ -50,6 +50,8 @@ def _unbatchable(cfg: Config) -> str | None:
         return f"train.loss = {cfg.train.loss!r}: the batched engines train the mse loss"
     if cfg.train.grad != "analytic":
         return f"train.grad = {cfg.train.grad!r}: the batched engines use the analytic gradients"
+    if getattr(cfg.task, "online", False):
+        return "task.online = true: the batched engines train one fixed train set"
     return None
 
 

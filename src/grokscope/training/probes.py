@@ -182,6 +182,8 @@ def _has_ntk(cfg: Config) -> str | None:
 
 def _has_twin(cfg: Config) -> str | None:
     """The transformer's twin is the parameter-space one (generic JVP/VJP at θ₀, any loss/optimiser)."""
+    if getattr(cfg.task, "online", False):
+        return "trains on the fixed train set; with task.online = true every step has fresh samples"
     return None if model_supports(cfg.model, "param_twin") else _has_ntk(cfg)
 
 
