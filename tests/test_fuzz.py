@@ -53,11 +53,23 @@ BASES = {
     "mlp": {"task": POLY, "model": MLP},
     "transformer": {"task": {"name": "modular", "p": 7, "inputs": "tokens"}, "scaling": {"lr_rule": "inv_alpha2"},
                     "model": {"name": "transformer", "d_model": 8, "n_heads": 2, "d_mlp": 16}},
+    "parity": {"task": {"name": "parity", "n_noise": 4, "n_samples": 40}, "model": MLP},
 }
+_RNN = {"model": {"name": "rnn", "N": 8}, "scaling": {"centre": False, "lr_rule": "plain"},
+        "train": {"loss": "cross_entropy"}, "probes": {"names": ["loss", "accuracy"]}}
+BASES.update({
+    "neuro": {"task": {"name": "neuro", "n_train": 8, "n_test": 8}, **_RNN},
+    "seq_digits": {"task": {"name": "seq_digits", "n_train": 8, "n_test": 8}, **_RNN},
+    "rnn": {"task": {"name": "seq_digits", "n_train": 8, "n_test": 8}, **_RNN},
+})
 # keys whose large accepted values allocate memory at build time: item 12's memory guard, not config's
 SIZE_KEYS = {"task.D", "task.P", "task.P_test", "task.K", "task.hidden", "task.n_train", "task.n_test",
              "task.j", "task.n_index", "task.p", "model.N", "model.hidden", "model.d_model", "model.d_head",
-             "model.d_mlp", "model.n_heads", "init.rank", "optim.batch_size", "train.steps", "model.k", "task.k"}
+             "model.d_mlp", "model.n_heads", "init.rank", "optim.batch_size", "train.steps", "model.k", "task.k",
+             "task.n_samples", "task.n_noise", "task.n_relevant", "model.moe_experts", "model.moe_d_expert",
+             "probes.lc_points", "probes.lc_vertices", "probes.liu_trials", "probes.liu_kernel_trials",
+             "probes.robust_iters", "init.recurrent.rank", "init.recurrent.effective_rank", "task.timing",
+             "task.dt", "model.tau", "model.dt", "optim.warmup_steps"}
 KEYS = sorted(CONFIG_KEYS)
 
 
@@ -132,7 +144,8 @@ def test_fuzz_config_values(tmp_path_factory, data):
     key = data.draw(st.sampled_from(KEYS), label="key")
     family = data.draw(st.sampled_from(_families(key)), label="family")
     value = data.draw(VALUES, label="value")
-    base = {**BASES[family], "train": {"steps": 10, "progress": False}, "output": {"plots": False}}
+    base = {**BASES[family], "train": {**BASES[family].get("train", {}), "steps": 10, "progress": False},
+            "output": {"plots": False}}
     if key in ("task.name", "model.name"):
         base = {"train": base["train"], "output": base["output"]}
     with time_limit(10):

@@ -84,6 +84,20 @@ NEUTRAL_DEFAULTS = {("optim", "weight_decay_mode"): "auto", ("optim", "orthogona
                     ("optim", "fixed_norm"): None, ("train", "logits_dtype"): "auto",
                     ("train", "loss_dtype"): "auto", ("init", "rank"): None, ("init", "scale"): 1.0,
                     ("init", "params"): None}
+NEUTRAL_DEFAULTS.update({  # issue #22: label noise, grokking tickets, local-complexity / robustness probes
+    ("task", "label_noise"): 0.0, ("task", "label_noise_seed"): 0, ("init", "mask_from"): None,
+    ("init", "mask_sparsity"): 0.0, ("init", "mask_kind"): "magnitude", ("init", "mask_seed"): 0,
+    ("init", "mask_scope"): "layer",
+    ("probes", "lc_radius"): 0.05, ("probes", "lc_vertices"): 20, ("probes", "lc_points"): 200,
+    ("probes", "robust_eps"): 0.05, ("probes", "robust_iters"): 10})
+NEUTRAL_DEFAULTS.update({  # this wave's other switches, off by default (tests/pins/run_ids.json guards them)
+    ("init", "interp"): 0.0, ("optim", "warmup_steps"): 0, ("scaling", "alpha_convention"): "as-written",
+    ("task", "online"): False, ("model", "layernorm"): "none", ("model", "moe_experts"): 0,
+    ("model", "moe_top_k"): 2, ("model", "moe_d_expert"): None, ("probes", "liu_param"): None,
+    ("probes", "liu_trials"): 320, ("probes", "liu_kernel_trials"): 32,
+    ("init", "recurrent"): {"kind": "none", "param": "W_rec", "gain": 1.25, "rank": None, "decay": None,
+                            "effective_rank": None, "align_in": "W_in", "align_out": "W_out", "path": None,
+                            "seed": None}})
 
 
 def _drop_neutral_defaults(d: dict) -> None:
@@ -186,6 +200,28 @@ class Run:
     @property
     def complete(self) -> bool:
         return self.status in FINISHED
+
+
+PARAMS_FINAL = "params_final.pt"  # a finished run's final weights (grokking tickets read them)
+
+
+def save_final_params(path: str | os.PathLike[str], params: dict[str, Any]) -> None:
+    """Write a run's final weights (a dict of tensors, saved on the CPU) to PATH/params_final.pt, atomically."""
+    import io
+
+    import torch
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in params.items()}, buf)
+    atomic_write_bytes(Path(path) / PARAMS_FINAL, buf.getvalue())
+
+
+def load_final_params(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The weights saved by :func:`save_final_params` in run directory PATH, or None when it holds none."""
+    f = Path(path) / PARAMS_FINAL
+    if not f.is_file():
+        return None
+    import torch
+    return torch.load(f, weights_only=True)
 
 
 def is_run_dir(path: str | os.PathLike[str]) -> bool:

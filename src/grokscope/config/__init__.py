@@ -1,5 +1,6 @@
 """What a run is: the typed config tree (``core``), the task and model sections (``sections``), named
 presets (``presets``), array files (``arrays``) and the packaged sweep specs (``specs/``)."""
+from grokscope.config import neural_sections  # noqa: F401  (registers the rnn, neuro, seq_digits sections)
 from grokscope.config.core import (
     Config,
     Events,

@@ -24,6 +24,7 @@ from grokscope.config.limits import (
     COUNT_MAX,
     LIST_MAX,
     NAME,
+    OPT_PATH,
     PATH,
     PATH_MAX,
     SEED,
@@ -56,6 +57,10 @@ class Scaling(_Section):
     alpha: real(1e-6, 1e6) = 1.0
     centre: bool = True
     lr_rule: Literal["paper", "inv_alpha2", "plain"] = "paper"
+    alpha_convention: Literal["as-written", "paper-code"] = Field(
+        "as-written", description="as-written: the output is alpha·f, as the paper writes it; paper-code: "
+        "the MLP's output carries alpha twice, alpha²·f, as the authors' Fig 2 code does (the module's "
+        "scale times a global of the same name); η still follows lr_rule with alpha (mlp models only)")
 
 
 class Optim(_Section):
@@ -76,6 +81,9 @@ class Optim(_Section):
     fixed_norm: Literal["initial"] | float | None = Field(
         None, description="after every step rescale the trainable weights to this global norm "
                           "('initial': ‖θ₀‖), Omnigrok's reduced landscape")
+    warmup_steps: integer(0, STEPS_MAX) = Field(
+        0, description="linear learning-rate warm-up: update t (0-based) uses η·min(t/warmup_steps, 1), "
+                       "Nanda et al.'s LambdaLR schedule (0: off; adam and adamw only)")
 
     @field_validator("fixed_norm", mode="before")
     @classmethod
@@ -92,6 +100,10 @@ class Optim(_Section):
         if self.batch_size is not None and self.name == "gd":
             raise ValueError(f"optim.batch_size = {self.batch_size!r}: not allowed with optim.name = gd "
                              "(full-batch gradient descent); use sgd, momentum, adam or adamw for mini-batches")
+        if self.warmup_steps and self.name not in ("adam", "adamw"):
+            raise ValueError(f"optim.warmup_steps = {self.warmup_steps!r}: allowed only with optim.name = adam "
+                             f"or adamw (got {self.name!r}): the reduced engine and the closed-form linearised "
+                             "twin of gd, sgd and momentum step at a constant η; use 0 with them")
         return self
 
 
@@ -123,6 +135,69 @@ class Train(_Section):
         return self
 
 
+class Recurrent(_Section):
+    """``init.recurrent`` (Liu et al. 2024): the initial connectivity of one named weight matrix
+    ``param`` (m × n), drawn after the model's own init. gaussian: W = gain·N(0, 1)/√n (full rank);
+    lowrank: that W truncated by SVD to ``rank`` and rescaled to its Frobenius norm; spectrum: its
+    singular values replaced by s_i ∝ i^(−decay) (``decay``, or the decay whose effective rank is
+    ``effective_rank``), same norm; aligned: rank ``rank`` whose right/left singular vectors span the
+    columns of ``align_in`` / the rows of ``align_out`` (the task's input and output directions) first,
+    with the gaussian's top singular values, same norm; file: the matrix in ``path`` (.npy/.npz)."""
+
+    kind: Literal["none", "gaussian", "lowrank", "spectrum", "aligned", "file"] = Field(
+        "none", description="none: keep the model's own init")
+    param: str = Field("W_rec", max_length=100, description="the trainable matrix it sets")
+    gain: real(1e-6, 1e6) = Field(1.25, description="W = gain·N(0, 1)/√n")
+    rank: integer(1, COUNT_MAX, optional=True) = Field(None, description="rank (lowrank, aligned)")
+    decay: real(0, 100, optional=True) = Field(None, description="spectrum: s_i ∝ i^(−decay)")
+    effective_rank: real(1, COUNT_MAX, optional=True) = Field(
+        None, description="spectrum: target exp(entropy of s/Σs) (Roy & Vetterli), 1 ≤ x ≤ min(m, n)")
+    align_in: str = Field("W_in", max_length=100, description="aligned: the input matrix (columns = directions)")
+    align_out: str = Field("W_out", max_length=100, description="aligned: the readout (rows = directions)")
+    path: OPT_PATH = Field(None, description="file: .npy/.npz holding the matrix (finite, shape of param)")
+    seed: integer(0, 2**63 - 1, optional=True) = Field(None, description="seed of the gaussian draw (null: model.seed)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Recurrent:
+        k = self.kind
+        if (self.rank is None) == (k in ("lowrank", "aligned")):
+            raise ValueError(f"init.recurrent.rank = {self.rank!r}: " + ("required with" if self.rank is None
+                             else "only used with init.recurrent.kind = lowrank or aligned, not") + f" kind = {k!r}")
+        if k == "spectrum" and (self.decay is None) == (self.effective_rank is None):
+            raise ValueError("init.recurrent.decay / effective_rank: kind = 'spectrum' needs exactly one of them "
+                             f"(got decay = {self.decay!r}, effective_rank = {self.effective_rank!r})")
+        if k != "spectrum" and (self.decay, self.effective_rank) != (None, None):
+            raise ValueError(f"init.recurrent.decay / effective_rank: only used with kind = 'spectrum' (got {k!r})")
+        if (self.path is None) == (k == "file"):
+            raise ValueError(f"init.recurrent.path = {short(self.path)}: " + ("required with kind = 'file'"
+                             if self.path is None else f"only used with kind = 'file' (got {k!r})"))
+        if self.path is not None:
+            from grokscope.config.arrays import load_array
+            W = load_array(self.path, "init.recurrent.path")  # finite, non-empty
+            if W.ndim != 2:
+                raise ValueError(f"init.recurrent.path = {short(self.path)}: a {W.ndim}-d array; needs a matrix")
+        return self
+
+
+def recurrent_conflicts(cfg: Any) -> list[str]:
+    """``init.recurrent`` sizes against the rnn's N × N W_rec (other matrices: checked at build)."""
+    rec, m = cfg.init.recurrent, cfg.model
+    if rec.kind == "none" or m.name != "rnn" or rec.param != "W_rec":
+        return []
+    out, N = [], m.N
+    for key, v in (("rank", rec.rank), ("effective_rank", rec.effective_rank)):
+        if v is not None and v > N:
+            out.append(f"init.recurrent.{key} = {v!r}: larger than W_rec (model.N × model.N = {N} × {N}); "
+                       f"allowed: 1..{N}")
+    if rec.path is not None:
+        from grokscope.config.arrays import load_array
+        try:
+            load_array(rec.path, "init.recurrent.path", (N, N), ("model.N", "model.N"))
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
 class Init(_Section):
     """Generic transforms of any model's initial weights, applied after the model's own init (and
     ``model.init_W``): each selected weight matrix (ndim ≥ 2; the last two axes, leading axes batched)
@@ -135,6 +210,37 @@ class Init(_Section):
     params: list[str] | None = Field(None, max_length=LIST_MAX,
                                      description="names of the tensors the rank applies to "
                                                  "(null: every trainable tensor with ndim ≥ 2)")
+    interp: real(0, 1) = Field(
+        0.0, description="paper Fig 10: W₀ ← interp·W⋆ + (1 − interp)·W₀, W⋆ the committee's analytic "
+                         "solution (w̄ = 0, αεM = B of the target; numerics/interp_init.py); needs an "
+                         "uncentred run")
+    mask_from: OPT_PATH = Field(
+        None, description="grokking tickets (Minegishi et al.): a finished run directory whose final weights "
+                          "give the magnitude-pruning mask; the run starts from its own θ₀ ⊙ mask and keeps "
+                          "the mask fixed (numerics/masks.py)")
+    mask_sparsity: real(0, 1, hi_open=True) = Field(
+        0.0, description="fraction of the weight-matrix entries pruned (global over every trainable ndim ≥ 2 "
+                         "tensor; 0: no mask)")
+    mask_kind: Literal["magnitude", "random"] = Field(
+        "magnitude", description="magnitude: keep the largest |final weights| of init.mask_from; random: a "
+                                 "random mask of the same per-tensor counts (init.mask_seed)")
+    mask_seed: SEED = Field(0, description="seed of the random mask")
+    mask_scope: Literal["layer", "global"] = Field(
+        "layer", description="layer: each weight tensor pruned at init.mask_sparsity; global: one magnitude "
+                             "threshold over all of them (Minegishi et al.; prunes whole small-scale layers)")
+    recurrent: Recurrent = Field(default_factory=Recurrent, description="initial connectivity of one named "
+                                 "matrix (Liu et al. 2024; numerics/initialise.py)")
+
+    @model_validator(mode="after")
+    def _mask(self) -> Init:
+        if self.mask_from is not None and self.mask_sparsity == 0:
+            raise ValueError(f"init.mask_from = {short(self.mask_from)}: needs init.mask_sparsity in (0, 1) "
+                             "(the fraction of weights pruned); got 0")
+        if self.mask_sparsity > 0 and self.mask_kind == "magnitude" and self.mask_from is None:
+            raise ValueError(f"init.mask_sparsity = {self.mask_sparsity!r} with init.mask_kind = 'magnitude' "
+                             "needs init.mask_from (the run directory whose final weights are pruned); "
+                             "or use init.mask_kind = random")
+        return self
 
 
 class Probes(_Section):
@@ -145,6 +251,20 @@ class Probes(_Section):
     cadence: dict[str, integer(2, 10**6)] = Field(
         default_factory=dict, max_length=LIST_MAX,
         description="per-probe number of points over the run (overrides; ≥ 2: the first and last step)")
+    lc_radius: real(0, 1e6, lo_open=True) = Field(
+        0.05, description="local_complexity probe: radius r of the cross-polytope around each point")
+    lc_vertices: integer(2, 10_000) = Field(
+        20, description="local_complexity probe: vertices x ± r·v_p of the cross-polytope (P/2 orthonormal v_p)")
+    lc_points: integer(1, 10**6) = Field(
+        200, description="local_complexity probe: points per set (train, test, random; the first n of each)")
+    robust_eps: real(0, 1e6) = Field(
+        0.05, description="robustness probe: L∞ radius ε of the PGD attack (inputs clamped to the training inputs' range)")
+    robust_iters: integer(1, 10_000) = Field(10, description="robustness probe: PGD iterations (step 2.5ε/iters)")
+    liu_param: str | None = Field(None, max_length=100, description="liu/liu_kernel probes: the parameter the "
+                                  "measures are restricted to (null: W_rec, else the model's second weight matrix)")
+    liu_trials: integer(1, 10**6) = Field(320, description="liu probe: probe-set trials (the first test samples)")
+    liu_kernel_trials: integer(1, 10**6) = Field(
+        32, description="liu_kernel probe: trials of the tangent kernel (the first of the probe set)")
 
 
 class Events(_Section):
@@ -199,6 +319,11 @@ class Config(_Section):
     events: Events = Events()
     output: Output = Output()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _alpha_twice(cls, data: Any) -> Any:
+        return _readout_alpha(data)
+
     @model_validator(mode="after")
     def _compatible(self) -> Config:
         problems = section_conflicts(self)
@@ -217,6 +342,30 @@ class Config(_Section):
         return parse_config(d)
 
 
+def _readout_alpha(data: Any) -> Any:
+    """scaling.alpha_convention = paper-code: hand alpha to the MLP section as its derived second output
+    factor ``model.readout_alpha`` (1 otherwise). Derived on every parse, never dumped, never set by hand."""
+    m = data.get("model") if isinstance(data, dict) else None
+    if isinstance(m, _Section):
+        m = m.model_dump()  # a section object: drop a readout_alpha derived for another config
+    if not isinstance(m, dict) or m.get("name") != "mlp":
+        return data
+    if "readout_alpha" in m and isinstance(data["model"], dict):
+        raise ValueError(f"model.readout_alpha = {short(m['readout_alpha'])}: derived from scaling.alpha when "
+                         "scaling.alpha_convention = paper-code; do not set it (remove the key)")
+    sc = data.get("scaling", {})
+    sc = sc.model_dump() if isinstance(sc, _Section) else sc
+    a = sc.get("alpha", 1.0) if isinstance(sc, dict) and sc.get("alpha_convention") == "paper-code" else None
+    try:
+        a = float(a) if isinstance(a, (int, float, str)) and not isinstance(a, bool) and len(str(a)) < 100 else None
+    except ValueError:
+        a = None
+    m = {k: v for k, v in m.items() if k != "readout_alpha"}
+    if a is not None and 1e-6 <= a <= 1e6:  # a bad alpha fails in its own field (scaling.alpha)
+        m["readout_alpha"] = a
+    return {**data, "model": m}
+
+
 def section_conflicts(cfg: Config) -> list[str]:
     """Task, model, loss and learning-rate rule that do not fit together (one message each)."""
     t, m, out = cfg.task, cfg.model, []
@@ -228,6 +377,9 @@ def section_conflicts(cfg: Config) -> list[str]:
     if tokens and m.name not in SEQUENCE_MODELS:
         out.append(f"task.inputs = 'tokens' feeds a sequence model ({', '.join(SEQUENCE_MODELS)}); "
                    f"model.name = {m.name!r} needs task.inputs = onehot")
+    if cfg.scaling.alpha_convention == "paper-code" and m.name != "mlp":
+        out.append(f"scaling.alpha_convention = 'paper-code' applies alpha twice to an MLP's output (the "
+                   f"authors' Fig 2 code); model.name = {m.name!r} has no such readout: use as-written")
     if m.name == "committee" and t.name == "modular":
         out.append("model.name = 'committee' has one scalar output; task.name = 'modular' needs one output "
                    "per class (use an MLP with task.inputs = onehot, or the transformer)")

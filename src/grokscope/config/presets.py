@@ -4,7 +4,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-PRESETS: dict[str, dict[str, Any]] = {
+from grokscope.config.preset_table import DESCRIPTIONS, PRESETS, SMALL
+
+PRESETS.update({
     # Fig 1(b): D=100, P=550 (1000 test), N=500, α=1, ε=0.02, η = N/α², 1e5 full-batch GD steps, centred.
     "fig1": {
         "task": {"name": "polynomial", "D": 100, "P": 550, "P_test": 1000, "target": "single_index"},
@@ -47,7 +49,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"steps": 25_000, "dtype": "float64"},
         "events": {"thresholds": [1e-3], "relative": [0.5, 0.1]},
     },
-}
+})
 PRESETS["fig17"] = copy.deepcopy(PRESETS["fig8"])
 PRESETS["fig17"]["train"]["steps"] = 100_000
 
@@ -89,7 +91,7 @@ PRESETS.update({
     "fig12c": _transformer(1.4, 5.0),
 })
 
-DESCRIPTIONS = {
+DESCRIPTIONS.update({
     "fig1": "paper Fig 1(b): the canonical grokking curve of the quadratic committee (D=100, P=550, N=500)",
     "fig6a": "paper Fig 6(a): ReLU MLP 3×200 on 1000 images (bundled digits; MNIST with task.path), AdamW, large init",
     "fig8": "paper Fig 8: teacher–student tanh MLPs, student init ×2, AdamW; accuracy = per-sample MSE < 0.001",
@@ -102,18 +104,18 @@ DESCRIPTIONS = {
     "fig12a": "paper Fig 12(a): transformer, α = 0.5, weight decay 1: grokking",
     "fig12b": "paper Fig 12(b): transformer, α = 0.5, weight decay 5: grokking vanishes",
     "fig12c": "paper Fig 12(c): transformer, α = 1.4, weight decay 5: grokking recovered",
-}
+})
 
 # Reduced sizes (dotted overrides) for tests and quick looks: `load_config(get_preset(n), SMALL[n])`.
 # Transformer: p = 17, 60 % train, d_model 16 (4 heads × 4), d_mlp 64, η = 2e-3/α², 600 steps (≈ 10 s on CPU).
 _SMALL_TRANSFORMER = {"task.p": 17, "task.frac_train": 0.6, "model.d_model": 16, "model.d_mlp": 64,
                       "optim.lr": 2e-3, "train.steps": 600, "train.log_per_decade": 20}
-SMALL: dict[str, dict[str, Any]] = {
+SMALL.update({
     "fig6b": dict(_SMALL_TRANSFORMER),
     "fig12a": dict(_SMALL_TRANSFORMER),
     "fig12b": dict(_SMALL_TRANSFORMER),
     "fig12c": dict(_SMALL_TRANSFORMER),
-}
+})
 
 
 def get_preset(name: str) -> dict[str, Any]:
@@ -126,28 +128,29 @@ def get_preset(name: str) -> dict[str, Any]:
 
 
 def _fig2(alpha: float, steps: int) -> dict[str, Any]:
-    """Paper Fig 2 (reference §5.1): a + b mod 23, 90 % train, split seed 1, one-hot pairs (D = 46),
-    Linear(46, 100, no bias) → h² → Linear(100, 23, no bias), N(0, 1) weights, output factor α²/(D·N)
-    (model.out_scale 1/(D·N) × scaling.alpha α², uncentred), full-batch GD η = 100·p/α², no weight decay.
-    η carries p = 23 because grokscope's MSE is the mean over samples *and* outputs while the run that
-    matches the paper's numbers (initial loss ≈ 1, 100 % train at loss ≈ 0.06) sums the squared error
-    over the 23 outputs: GD on mean-over-outputs with η·p is the same trajectory (docs/neighbours-presets.md)."""
+    """Paper Fig 2, the authors' notebook cell (reference notebook-cells.md): a + b mod 23, 90 % train by
+    torch's seeded permutation (seed 1), x = [e_a; e_b] (D = 46), Linear(46, 100, no bias) → h² →
+    Linear(100, 23, no bias), both N(0, 1), output α·α·A(Wx)²/(D·N) (alpha_convention paper-code: the
+    cell applies α twice), uncentred; MSE over samples and outputs; GD at the cell's η = 100/α² on its
+    loss MSE/α², i.e. optim.lr = 100/α² with lr_rule inv_alpha2 (η = lr/α² on the MSE); no weight decay."""
     p, N = 23, 100
     return {
         "task": {"name": "modular", "p": p, "op": "add", "frac_train": 0.9, "split_seed": 1, "inputs": "onehot"},
         "model": {"name": "mlp", "hidden": [N], "activation": "square", "bias": False, "init": "normal",
                   "sigma": 1.0, "norm": "none", "out_scale": 1.0 / (2 * p * N), "seed": 0},
-        "scaling": {"alpha": alpha**2, "centre": False, "lr_rule": "plain"},
-        "optim": {"name": "gd", "lr": 100.0 * p / alpha**2},
+        "scaling": {"alpha": alpha, "centre": False, "lr_rule": "inv_alpha2", "alpha_convention": "paper-code"},
+        "optim": {"name": "gd", "lr": 100.0 / alpha**2},
         "train": {"steps": steps, "loss": "mse", "dtype": "float64", "log_per_decade": 50},
         "probes": {"names": ["loss", "accuracy", "weights", "ntk", "twin"], "expensive_points": 40},
     }
 
 
 PRESETS["fig2"] = _fig2(1.0, 50_000)
-DESCRIPTIONS["fig2"] = ("paper Fig 2/16: quadratic MLP on a + b mod 23 (90 % train), GD, α = 1: train accuracy "
-                        "reaches 100 % before test accuracy jumps (sweep: experiments/fig2c.yaml)")
-SMALL["fig2"] = {"train.steps": 2000, "train.log_per_decade": 20, "probes.names": ["loss", "accuracy", "weights"]}
+DESCRIPTIONS["fig2"] = ("paper Fig 2/16 at the authors' cell: quadratic MLP on a + b mod 23 (90 % train), GD η = 100, "
+                        "α = 1: train accuracy reaches 100 % before test accuracy does (sweep: fig2c)")
+# fig2 SMALL is a smoke test (500 steps): at the cell's η the accuracies only start to move after ~10³
+# steps (α = 1: train 100 % at step ≈ 2·10⁴; docs/paper-fidelity.md).
+SMALL["fig2"] = {"train.steps": 500, "train.log_per_decade": 20, "probes.names": ["loss", "accuracy", "weights"]}
 
 
 def _prieto(p: int, frac_train: float, loss: str, lr: float, steps: int, orthogonal: bool = False) -> dict[str, Any]:

@@ -103,6 +103,9 @@ class ModularTask(_Section):
         0.3, description="fraction of the pairs used for training")
     split_seed: SEED = 0
     inputs: Literal["onehot", "tokens"] = "tokens"
+    label_noise: real(0, 1, hi_open=True) = Field(
+        0.0, description="fraction ξ of training labels replaced by a different random class (Doshi et al.)")
+    label_noise_seed: SEED = Field(0, description="seed of which training labels are corrupted, and to what")
 
     @model_validator(mode="after")
     def _check(self) -> ModularTask:
@@ -152,6 +155,9 @@ class ImageTask(_Section):
     n_train: SIZE = 1000
     n_test: SIZE = 797
     seed: SEED = Field(0, description="seed of the random train/test selection")
+    label_noise: real(0, 1, hi_open=True) = Field(
+        0.0, description="fraction ξ of training labels replaced by a different random class (Doshi et al.)")
+    label_noise_seed: SEED = Field(0, description="seed of which training labels are corrupted, and to what")
 
 
 class TeacherTask(_Section):
@@ -200,6 +206,28 @@ class EigenTask(_Section):
         return self
 
 
+class ParityTask(_Section):
+    """Sparse parity (Prieto et al. 2025, Fig 4; Barak et al. 2022): n_samples random bit strings of
+    n_relevant + n_noise bits; label = XOR of the first n_relevant bits (2 classes). Inputs float,
+    bits as 0/1 (encoding binary) or as ±1 (pm1); split into train/test by frac_train."""
+
+    name: Literal["parity"] = "parity"
+    n_relevant: integer(1, 64) = Field(3, description="bits whose parity is the label")
+    n_noise: integer(0, 4096) = Field(40, description="irrelevant random bits appended")
+    n_samples: integer(2, 10**7) = Field(2000, description="strings drawn (train + test)")
+    frac_train: real(0, 1, lo_open=True, hi_open=True) = Field(0.5, description="fraction used for training")
+    encoding: Literal["binary", "pm1"] = "binary"
+    seed: SEED = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> ParityTask:
+        n_train = round(self.frac_train * self.n_samples)
+        if not 1 <= n_train <= self.n_samples - 1:
+            raise ValueError(f"task.frac_train = {self.frac_train!r}: gives {n_train} of {self.n_samples} "
+                             "samples for training; need at least one train and one test sample")
+        return self
+
+
 class MLPModel(_Section):
     """Fully connected net: h_1 = c_0 W_0 x (+ b_0), h_{l+1} = c_l W_l φ(h_l) (+ b_l), output h_L·out_scale.
     c_l: norm none → 1; ntk → 1/√fan_in; paper (the authors' MNIST code) → 1/√fan_in for hidden
@@ -215,6 +243,9 @@ class MLPModel(_Section):
     sigma: real(1e-6, 1e6) = Field(1.0, description="init scale multiplying every initial weight and bias")
     norm: Literal["none", "ntk", "paper"] = "none"
     out_scale: real(1e-12, 1e12) = Field(1.0, description="constant factor on the output (Fig 2: 1/(D·N))")
+    readout_alpha: real(1e-6, 1e6) = Field(
+        1.0, exclude=True, description="derived, never set: scaling.alpha when scaling.alpha_convention = "
+                                       "paper-code (the output's second alpha), else 1")
     seed: SEED = 0
 
     @model_validator(mode="after")
@@ -236,18 +267,32 @@ class TransformerModel(_Section):
     d_mlp: SIZE = 512
     act: Literal["relu", "gelu"] = "relu"
     seed: SEED = Field(1, description="seed of the weight init (the paper's code: torch seed 1)")
+    layernorm: Literal["none", "pre", "post"] = Field(
+        "none", description="LayerNorm: none (Nanda et al.), pre (norm_first) or post (PyTorch's encoder "
+        "layer default, Prieto et al.)")
+    moe_experts: integer(0, 64) = Field(
+        0, description="0: a dense MLP; E ≥ 2: a mixture of E expert MLPs with a softmax router (Li et al.: 4–8)")
+    moe_top_k: integer(1, 64) = Field(2, description="experts each sample is routed to (top-k gates, renormalised)")
+    moe_d_expert: integer(1, COUNT_MAX, optional=True) = Field(
+        None, description="hidden width of each expert (default d_mlp // moe_experts)")
 
     @model_validator(mode="after")
     def _check(self) -> TransformerModel:
         if self.d_head is None and self.d_model % self.n_heads:
             raise ValueError(f"model.n_heads = {self.n_heads}: must divide model.d_model = {self.d_model} "
                              "(or set model.d_head)")
+        if self.moe_experts == 1:
+            raise ValueError("model.moe_experts = 1: allowed are 0 (a dense MLP) or 2..64 experts")
+        if self.moe_experts and self.moe_top_k > self.moe_experts:
+            raise ValueError(f"model.moe_top_k = {self.moe_top_k}: must be ≤ model.moe_experts = "
+                             f"{self.moe_experts}")
         return self
 
 
 # Sections selected by their ``name``; a section without ``name`` is the first entry (the default).
 TASK_SECTIONS: dict[str, type[_Section]] = {"polynomial": PolynomialTask, "modular": ModularTask,
-                                             "images": ImageTask, "teacher": TeacherTask, "eigen": EigenTask}
+                                             "images": ImageTask, "teacher": TeacherTask, "eigen": EigenTask,
+                                             "parity": ParityTask}
 MODEL_SECTIONS: dict[str, type[_Section]] = {"committee": CommitteeModel, "transformer": TransformerModel,
                                                "mlp": MLPModel}
 

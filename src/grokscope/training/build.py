@@ -13,6 +13,11 @@ from grokscope.models.registry import supports
 from grokscope.numerics.losses import get_loss, with_precision
 from grokscope.numerics.scaling import learning_rate
 from grokscope.tasks.base import TASKS, Dataset
+from grokscope.training import (
+    probe_liu,  # noqa: F401  (registers the liu and liu_kernel probes)
+    probe_pathways,  # noqa: F401  (registers the pathways probe)
+    probe_robust,  # noqa: F401  (registers the local-complexity/robustness/ipr probes)
+)
 from grokscope.training.probes import select_probes
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -113,6 +118,16 @@ def build(cfg: Config, device: torch.device | None = None) -> Built:
     from grokscope.models import build_model
     model = build_model(cfg.model, data.D, data)
     params0 = _init_params(cfg, model, data.D, dtype, device)
+    if cfg.init.recurrent.kind != "none":  # Liu et al. 2024: one named matrix's initial connectivity
+        from grokscope.numerics.initialise import apply_recurrent
+        params0 = apply_recurrent(params0, cfg.init.recurrent, model.trainable, cfg.model.seed)
+    if cfg.init.interp:  # paper Fig 10: W₀ toward the analytic solution (numerics/interp_init.py)
+        from grokscope.numerics.interp_init import interpolate_init
+        params0 = interpolate_init(params0, cfg, model, data)
+    mask = _ticket_mask(cfg, model, params0) if cfg.init.mask_sparsity else None  # grokking tickets
+    if mask is not None:
+        from grokscope.numerics.masks import apply_mask
+        params0 = apply_mask(params0, mask)  # rewound: the new run's θ₀ ⊙ m
     label = data.meta.get("labels_from_kernel")  # e.g. eigenvector labels of the initial NTK (tasks/eigen.py)
     if label is not None:
         from grokscope.diagnostics.ntk import ntk
@@ -127,6 +142,13 @@ def build(cfg: Config, device: torch.device | None = None) -> Built:
     engine = spec.build(EngineInputs(cfg, data, model, params0, loss, eta,
                                      torch.Generator().manual_seed(cfg.train.seed)))
     engine_name = spec.name
+    if mask is not None:  # the mask stays fixed: masked gradients, weights re-masked after every update
+        if not hasattr(engine, "opt"):
+            raise ConfigError(f"init.mask_sparsity = {cfg.init.mask_sparsity!r}: needs an engine that trains the "
+                              f"weights (train.engine = network); got {engine_name!r}")
+        from grokscope.numerics.masks import Masked
+        engine.opt = Masked(engine.opt, mask)
+    data.meta["probe_settings"] = cfg.probes  # read by probes with settings (training/probe_robust.py)
     if getattr(engine, "grad_mode", cfg.train.grad) != cfg.train.grad:
         why += f"; gradients by autograd (model.name = {cfg.model.name!r} has no hand-written vjp)"
     return Built(data, model, engine, params0, tuple(probes), loss, eta, device, dtype, engine_name, why)
@@ -161,3 +183,51 @@ def _init_params(cfg: Config, model: Any, D: int, dtype: torch.dtype, device: to
         from grokscope.numerics.initialise import apply_init
         params = apply_init(params, cfg.init, model.trainable)
     return {k: v.to(device) for k, v in params.items()}
+
+
+def _ticket_mask(cfg: Config, model: Any, params0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """init.mask_*: the magnitude mask of ``init.mask_from``'s final weights, or a random mask with the
+    same per-tensor counts (or, without a source run, round((1 − s)·n) kept entries per tensor)."""
+    from grokscope.numerics import masks
+    if supports(cfg.model, "batched"):
+        raise ConfigError(f"init.mask_sparsity = {cfg.init.mask_sparsity!r}: masks are for the network engine "
+                          f"of the mlp and transformer; model.name = {cfg.model.name!r} can train as a batched "
+                          "ensemble, which would drop the mask")
+    names = masks.prunable(params0, tuple(model.trainable))
+    shapes = {k: tuple(params0[k].shape) for k in names}
+    like = None
+    if cfg.init.mask_from is not None:
+        final = final_params(cfg.init.mask_from)
+        bad = [k for k in names if k not in final or tuple(final[k].shape) != shapes[k]]
+        if bad:
+            raise ConfigError(f"init.mask_from = {cfg.init.mask_from!r}: its weights {', '.join(bad)} are missing "
+                              f"or of another shape than this model's {[shapes[k] for k in bad]}")
+        like = masks.magnitude_mask(final, cfg.init.mask_sparsity, names, cfg.init.mask_scope)
+        if cfg.init.mask_kind == "magnitude":
+            return like
+    return masks.random_mask(shapes, torch.Generator().manual_seed(cfg.init.mask_seed), like=like,
+                             sparsity=cfg.init.mask_sparsity)
+
+
+def final_params(run_dir: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The final weights of a finished run (status completed): its saved ``params_final.pt`` where the run
+    directory holds one (store.load_final_params), else replayed: the run's config rebuilt (data and θ₀ are
+    deterministic) and its engine stepped ``summary.steps_done`` times without probes, which reproduces the
+    run's weights bit for bit on the machine and thread count that ran it (probes never touch the engine)."""
+    from grokscope.store import load_final_params, load_run
+    try:
+        src = load_run(run_dir)
+    except FileNotFoundError:
+        raise ConfigError(f"init.mask_from = {str(run_dir)!r}: no such run directory") from None
+    if src.status != "completed":
+        raise ConfigError(f"init.mask_from = {str(run_dir)!r}: the run is {src.status}; a ticket needs a "
+                          "completed run (its final weights)")
+    saved = load_final_params(run_dir)
+    if saved is not None:
+        return saved
+    b = build(src.config)
+    if not hasattr(b.engine, "params"):
+        raise ConfigError(f"init.mask_from = {str(run_dir)!r}: its engine {b.engine_name!r} holds no weights")
+    for _ in range(int(src.summary["steps_done"])):
+        b.engine.step()
+    return {k: v.detach().clone() for k, v in b.engine.params.items()}

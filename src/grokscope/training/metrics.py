@@ -37,6 +37,43 @@ METRICS: dict[str, str] = {
     "restricted_loss": "cross-entropy of f̃ kept to the key frequencies' cos/sin(w_k(a+b)) components, all pairs",
     "excluded_loss": "cross-entropy of f̃ with the key-frequency components removed, training pairs",
 }
+METRICS.update({  # issue #22 (training/probe_robust.py)
+    "lc_train": "local complexity: mean number of ReLU units (all layers) whose boundary crosses the "
+                "cross-polytope of radius probes.lc_radius around a training point (Humayun et al. 2024)",
+    "lc_test": "local complexity around test points",
+    "lc_random": "local complexity around random points uniform in the training inputs' bounding box",
+    "lc_<set>_l<l>": "local complexity of hidden layer l alone (set: train, test, random)",
+    "robust_acc": "test accuracy under an L∞ PGD attack of radius probes.robust_eps (robust at every iterate)",
+    "fgsm_acc": "test accuracy under the one-step FGSM attack of radius probes.robust_eps",
+    "ipr_mean": "mean over hidden neurons of the Fourier inverse participation ratio Σ_k (|ĉ_k|/‖ĉ‖)⁴ of "
+                "their weights (Doshi et al. 2024; 1: one frequency)",
+    "ipr_periodic_fraction": "fraction of hidden neurons with IPR ≥ 0.5 (periodic, generalising)",
+    "noise_memorised": "fraction of the corrupted training samples predicted as their corrupted label",
+    "noise_corrected": "fraction of the corrupted training samples predicted as their true label",
+})
+
+METRICS.update({  # the pathways probe (training/probe_pathways.py; Li, Fan & Zhou 2025)
+    "pathway_memorised": "fraction of training samples counted memorised (classified correctly at this and the "
+                         "previous probe; regression: per-sample loss ≤ 0.1·initial mean at both, changed ≤ 0.05·it)",
+    "pathway_distance": "mean pairwise edit distance between memorised samples' pathways (kept unit/expert IDs "
+                        "to 0.7 of the routing mass, layer after layer)",
+    "pathway_distance_norm": "pathway_distance with each pair's distance divided by the longer pathway's length",
+    "pathway_jaccard": "mean pairwise Jaccard distance 1 − |S∩S'|/|S∪S'| of memorised samples' kept-unit sets",
+    "pathway_consistency": "C = mean_i [1 − mean_ℓ c_iℓ / max_ℓ c_iℓ], c_iℓ the cosine of consecutive hidden layers' "
+                           "routing in layer ℓ+1's unit space (MLPs with ≥ 2 hidden layers; ≡ 0 for exactly 2)",
+    "pathway_consistency_inv": "1 − pathway_consistency (the paper's sign convention is inconsistent)",
+    "pathway_cos": "mean cosine c_iℓ of consecutive hidden layers' routing (the unnormalised consistency)",
+    "ntk_eff_dim": "effective dimension Tr(K(K + λI)⁻¹) of the NTK on ≤ 128 training points, λ = Tr(K)/n",
+})
+
+METRICS.update({  # Liu et al. 2024 laziness measures (training/probe_liu.py), restricted to probes.liu_param
+    "liu_weight_change": "‖W_t − W_0‖_F of the named parameter (probes.liu_param; default W_rec)",
+    "liu_rep_alignment": "⟨H₀H₀ᵀ, HHᵀ⟩_F/(‖·‖‖·‖): hidden-rate kernel at the decision step vs the initial network's",
+    "liu_sign_similarity": "fraction of decision-step hidden rates whose sign is unchanged since θ₀",
+    "liu_effective_rank": "exp(entropy of σ/Σσ) of the named parameter's singular values",
+    "liu_kernel_alignment": "⟨K₀, K_t⟩_F/(‖K₀‖‖K_t‖), tangent kernel restricted to the named parameter, outputs "
+                            "over time × class stacked (Liu et al.'s KA)",
+})
 
 
 def describe(name: str) -> str:
