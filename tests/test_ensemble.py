@@ -236,7 +236,8 @@ def test_interrupt_leaves_every_member_readable(tmp_path, monkeypatch):
         return orig(self)
 
     monkeypatch.setattr(EnsembleReduced, "step", step)
-    cfgs = _cfgs(tmp_path, {"train.engine": "reduced", "probes.names": ["loss"]}, MEMBERS[:2])
+    # no events: the exact-event search replays steps, which this call counter would count
+    cfgs = _cfgs(tmp_path, {"train.engine": "reduced", "probes.names": ["loss"], "events.thresholds": [], "events.relative": []}, MEMBERS[:2])
     with pytest.raises(KeyboardInterrupt):
         run_batched(cfgs, [tmp_path / "a", tmp_path / "b"], [None, None])
     for p in ("a", "b"):

@@ -88,7 +88,7 @@ def _interrupt_at_call(monkeypatch, n: int) -> None:
 
 def test_interrupt_leaves_readable_run(tmp_path, monkeypatch, capsys):
     _interrupt_at_call(monkeypatch, 57)
-    cfg = small_config(tmp_path)
+    cfg = small_config(tmp_path, **{"events.thresholds": [], "events.relative": []})  # no events: their exact search replays steps (counted calls)
     with pytest.raises(KeyboardInterrupt):
         run(cfg, tmp_path / "int")
     r = load_run(tmp_path / "int")
@@ -102,10 +102,11 @@ def test_interrupt_between_logged_steps_keeps_twin_in_step(tmp_path, monkeypatch
     """The trainer steps in chunks between logged steps and advances the twin after each chunk; the
     row written at an interrupt (step 61, not a logged step) must still pair the network and its twin
     at that step: equal to the last row of a completed 61-step run."""
-    ref = run(small_config(tmp_path, **{"train.steps": 61}), tmp_path / "ref").metrics.iloc[-1]
+    noev = {"events.thresholds": [], "events.relative": []}  # no events: their exact search replays steps, which the call counter would count
+    ref = run(small_config(tmp_path, **{"train.steps": 61, **noev}), tmp_path / "ref").metrics.iloc[-1]
     _interrupt_at_call(monkeypatch, 62)
     with pytest.raises(KeyboardInterrupt):
-        run(small_config(tmp_path), tmp_path / "int")
+        run(small_config(tmp_path, **noev), tmp_path / "int")
     last = load_run(tmp_path / "int").metrics.iloc[-1]
     assert last["step"] == ref["step"] == 61
     for col in ("train_loss", "test_loss", "lin_train_loss", "lin_test_loss"):

@@ -25,6 +25,7 @@ from grokscope.store import Run, check_target, run_id
 from grokscope.training import checkpoint
 from grokscope.training.batched import check_batchable, ensemble_of
 from grokscope.training.build import build, check_resources, resolve_device
+from grokscope.training.exact_events import StepSearch
 from grokscope.training.record import RunState
 from grokscope.training.threads import ThreadPolicy, check_threads
 
@@ -36,7 +37,7 @@ class SingleStepper:
     positions (0 or none) whose loss is not finite, ``keep([])`` stops it."""
 
     def __init__(self, engine: Any):
-        self.engine = engine
+        self.engine = self.target = engine  # target: what holds the state the steps change
 
     def step(self) -> torch.Tensor:
         return self.engine.step()
@@ -57,7 +58,7 @@ class EnsembleStepper:
     """A batched ensemble (engines/ensemble.py) as a stepper: losses (E,), members dropped by ``keep``."""
 
     def __init__(self, ensemble: Any):
-        self.ensemble = ensemble
+        self.ensemble = self.target = ensemble
 
     def step(self) -> torch.Tensor:
         return self.ensemble.step()
@@ -88,6 +89,7 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy:
     step, last_flush = start, time.perf_counter()
     last_checkpoint = last_flush
     flush_every = min(rs.cfg.output.flush_every_s for rs in states)
+    search = StepSearch(states, stepper, stepper.target)  # events at single-step resolution
 
     def stop(ids: dict[int, tuple[str, str | None]], at: int) -> None:
         nonlocal active
@@ -131,13 +133,17 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy:
                 last_checkpoint = time.perf_counter()
             # a tight loop up to the next point where any running member probes or ends
             stop_at = min(min(states[i].cfg.train.steps, states[i].next_due() or math.inf) for i in active)
-            running, start, t0 = list(active), step, time.perf_counter()
+            running, start = list(active), step
             reached = {i: None for i in running}   # the step each member stopped at within the chunk
             if policy is not None and policy.threads == "auto":
                 policy.apply()
+            track, low = search.begin(step, stop_at, running), None
+            t0 = time.perf_counter()
             try:
                 while step < stop_at:
                     values = stepper.step()
+                    if track:  # the running minimum of L_train(t), t in the chunk (exact_events.py)
+                        low = values.detach().clone() if low is None else torch.fmin(low, values, out=low)
                     step += 1
                     if step % check_every == 0:
                         bad = stepper.nonfinite(values)
@@ -147,6 +153,7 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy:
                             for i in ids:
                                 reached[i] = step
                             stop(ids, step)
+                            track = False  # the ensemble shrank: this chunk is not replayed
                             if not active:
                                 break
             finally:
@@ -162,6 +169,7 @@ def train(states: list[RunState], stepper: Any, *, check_every: int = 1, policy:
                         failed[i] = ("failed", f"{type(exc).__name__}: {exc}")
                 if failed:
                     stop({i: v for i, v in failed.items() if i in active}, step)
+            search.end(step, running, active, low)
     except KeyboardInterrupt as exc:
         how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
         for i in active:

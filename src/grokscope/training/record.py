@@ -89,6 +89,9 @@ class RunState:
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
         }
         self.watch = EventWatch(cfg)
+        self.event_probes, self.event_metric = _event_probes(cfg, probes)
+        self.watch.metric = self.event_metric
+        self._event_row: tuple[int, dict[str, dict[str, float]]] | None = None
         self.j = 0
         self.train_s = 0.0
 
@@ -107,13 +110,17 @@ class RunState:
             if step in self.when[p.name]:
                 t0 = time.perf_counter()
                 try:
-                    row.update(p.fn(self.ctx))
+                    hit = self._event_row
+                    # the loop evaluated the event probes at this very state (exact_events.StepSearch.end)
+                    row.update(hit[1][p.name] if hit is not None and hit[0] == step and p.name in hit[1]
+                               else p.fn(self.ctx))
                 except Exception as exc:  # noqa: BLE001 — recorded; only the model's own loss ends a run
                     if p.name == "loss":
                         raise
                     row.update({m: math.nan for m in p.metrics})
                     self._note(p.name, f"{type(exc).__name__}: {exc} (step {step})")
                 self.probe_s[p.name] += time.perf_counter() - t0
+        self._event_row = None
         self.rows.append(row)
         if self.streams is not None:
             self.streams.log(row)
@@ -129,6 +136,24 @@ class RunState:
                                           "factor": self.cfg.train.early_stop}
             return "completed", self.watch.reason(step)
         return None
+
+    def event_values(self, step: int) -> tuple[float, float]:
+        """(train_loss, events.test_metric) of the engine's current state, by the probes that log them
+        (training/exact_events.py evaluates them between logged steps); NaN where a probe fails."""
+        row: dict[str, Any] = {}
+        done: dict[str, dict[str, float]] = {}
+        before, self.ctx.cache.step = self.ctx.cache.step, step
+        try:
+            for p in self.event_probes:
+                try:
+                    done[p.name] = p.fn(self.ctx)
+                    row.update(done[p.name])
+                except Exception:  # noqa: BLE001 — the logged row records the failure; NaN never crosses
+                    row.update({m: math.nan for m in p.metrics})
+        finally:
+            self.ctx.cache.step = before
+        self._event_row = (step, done)  # reused by probe(step) if the state is still this step's
+        return row["train_loss"], row[self.event_metric]
 
     def _note(self, key: str, reason: str) -> None:
         """Keep the first reason a diagnostic failed or went non-finite (summary['diagnostics'])."""
@@ -173,8 +198,14 @@ class RunState:
                 pass
         summary = self.summary
         summary.update(_finish(cfg, rows, status, reason, step, self.train_s, self.probe_s, self.t_start))
+        if "events" in summary:  # t_train / t_test at single-step resolution (training/exact_events.py)
+            summary["events"] = self.watch.exact.apply(summary["events"])
+            summary["event_resolution"] = self.watch.exact.report()
         if self.streams is not None:
             summary["stream"] = self.streams.close(rows, summary)
+        corrupted = self.ctx.data.meta.get("corrupted")
+        if corrupted is not None:  # task.label_noise: which train labels were replaced (sorted indices)
+            summary["label_noise"] = {"corrupted": [int(i) for i in corrupted]}
         try:
             self.writer.write_metrics(rows)
             self.writer.write_summary(summary)
@@ -183,6 +214,10 @@ class RunState:
                 after(result)
             if status in FINISHED:
                 from grokscope.training.checkpoint import FILE
+                params = getattr(self.ctx.engine, "params", None)
+                if isinstance(params, dict) and params:  # final weights (init.mask_from reads them)
+                    from grokscope.store import save_final_params
+                    save_final_params(self.path, params)
                 (self.path / FILE).unlink(missing_ok=True)
         finally:
             self.writer.close()
@@ -191,6 +226,13 @@ class RunState:
         if raise_ and status == "failed":
             raise RuntimeError(f"run failed, partial results kept in {self.path}: {reason}")
         return result
+
+
+def _event_probes(cfg: Config, probes: list[Any]) -> tuple[list[Any], str]:
+    """The probes that write train_loss and the events' test metric (test_loss when no probe writes
+    ``events.test_metric``, as :func:`_finish` falls back), and that metric's column name."""
+    metric = cfg.events.test_metric if any(cfg.events.test_metric in p.metrics for p in probes) else "test_loss"
+    return [p for p in probes if {"train_loss", metric} & set(p.metrics)], metric
 
 
 def _finish(cfg: Config, rows: list[dict[str, Any]], status: str, reason: str | None, step: int,
