@@ -53,7 +53,7 @@ class MLP:
     @classmethod
     def from_config(cls, cfg, D: int, K: int | None) -> MLP:
         return cls(D, tuple(cfg.hidden), K, cfg.activation, cfg.eps, cfg.bias, cfg.init, cfg.sigma, cfg.norm,
-                   cfg.out_scale)
+                   cfg.out_scale * cfg.readout_alpha)  # readout_alpha ≠ 1: scaling.alpha_convention paper-code
 
     @property
     def dims(self) -> tuple[int, ...]:

@@ -19,8 +19,8 @@ from torch import Tensor
 
 from grokscope.config import Optim
 
-__all__ = ["GD", "OPTIMISERS", "Adam", "FixedNorm", "Momentum", "Optimiser", "Orthogonal", "make_optimiser",
-           "orthogonal_grad"]
+__all__ = ["GD", "OPTIMISERS", "Adam", "FixedNorm", "Momentum", "Optimiser", "Orthogonal", "Warmup",
+           "make_optimiser", "orthogonal_grad", "warmup_factor"]
 
 LR = float | Tensor
 Params = dict[str, Tensor]
@@ -186,7 +186,8 @@ OPTIMISERS: dict[str, Callable[[Optim, LR], Optimiser]] = {
 
 def make_optimiser(cfg: Optim, lr: LR, *, members: bool | None = None) -> Optimiser:
     """The optimiser ``cfg.name`` with final learning rate η = ``lr`` (float or per-member tensor),
-    wrapped by :class:`Orthogonal` (``cfg.orthogonal``) and :class:`FixedNorm` (``cfg.fixed_norm``).
+    wrapped by :class:`Orthogonal` (``cfg.orthogonal``), :class:`FixedNorm` (``cfg.fixed_norm``) and
+    :class:`Warmup` (``cfg.warmup_steps``).
     ``members``: params carry a leading member axis (per-member projections and norms); None infers
     it from a per-member tensor ``lr``. An ensemble with a scalar lr must pass ``members=True``."""
     try:
@@ -200,6 +201,8 @@ def make_optimiser(cfg: Optim, lr: LR, *, members: bool | None = None) -> Optimi
         opt = Orthogonal(opt, members=members)
     if getattr(cfg, "fixed_norm", None) is not None:
         opt = FixedNorm(opt, cfg.fixed_norm, members=members)
+    if getattr(cfg, "warmup_steps", 0):
+        opt = Warmup(opt, cfg.warmup_steps)
     return opt
 
 
@@ -281,3 +284,43 @@ class FixedNorm(_Wrapper):
         factor = state["fixed_norm"] / self._norm(params)
         for p in params.values():
             p.mul_(factor.reshape((-1,) + (1,) * (p.ndim - 1)) if self.members and p.ndim else factor)
+
+
+def warmup_factor(t: int, warmup_steps: int) -> float:
+    """Linear warm-up factor of update t (0-based): min(t/W, 1) (1 when W = 0). Nanda et al.'s
+    ``LambdaLR(opt, lambda step: min(step/W, 1))`` stepped after each update: update 0 has η = 0."""
+    return 1.0 if warmup_steps <= 0 else min(t / warmup_steps, 1.0)
+
+
+class Warmup(_Wrapper):
+    """Linear learning-rate warm-up over any optimiser: update t (the base's ``state["step"]`` before
+    it, 0-based) runs with η_t = η·min(t/W, 1), η the peak rate (float or per-member tensor).
+    ``opt.lr`` reads and sets the peak η; the base's own lr is rewritten before each warm-up update
+    and set to η once t ≥ W. The first update has η = 0: the parameters stay, Adam's moments and step
+    count still advance (as torch's AdamW under LambdaLR)."""
+
+    _own = ("base", "members", "warmup_steps", "peak")
+
+    def __init__(self, base: Optimiser, warmup_steps: int) -> None:
+        self.base, self.warmup_steps = base, int(warmup_steps)
+        self.peak = base.lr
+
+    @property
+    def lr(self) -> LR:
+        return self.peak
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "lr":
+            object.__setattr__(self, "peak", value)
+            self.base.lr = value
+        else:
+            super().__setattr__(name, value)
+
+    def init(self, params: Params) -> dict[str, Any]:
+        return self.base.init(params)
+
+    def step(self, params: Params, grads: Params, state: dict[str, Any]) -> None:
+        t = int(state["step"])
+        if t <= self.warmup_steps:
+            self.base.lr = self.peak * warmup_factor(t, self.warmup_steps)
+        self.base.step(params, grads, state)
