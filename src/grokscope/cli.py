@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if done is not None:
         print(f"{path} is already complete for this exact config (use --force to run it again)")
         print("\n".join(summary_lines(done)))
+        _demo_seed_line(args, done)
         return 0
     saved = None if args.force else checkpoint.load(path)
     resuming = f" (resuming from step {saved['step']})" if saved else ""
@@ -77,7 +78,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: partial results kept in {path} (`grokscope show {path}`)", file=sys.stderr)
         return 130
     print("\n".join(summary_lines(result)))
+    _demo_seed_line(args, result)
     return 0 if result.status == "completed" else 3
+
+
+def _demo_seed_line(args: argparse.Namespace, result) -> None:
+    """`grokscope demo`: one line placing this draw's t_test(0.1) among the packaged seeds (docs/seeds.md)."""
+    if getattr(args, "cmd", None) == "demo" and (result.summary or {}).get("events"):
+        from grokscope.diagnostics.events import load_seed_table, seed_spread_line
+        line = seed_spread_line(result.summary["events"], result.config.to_dict(), load_seed_table())
+        if line:
+            print(line)
 
 
 SHOW_EXIT = {"completed": 0, "diverged": 3, "interrupted": 3, "failed": 3, "incomplete": 4}
@@ -371,6 +382,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from grokscope.store import load_run
+    from grokscope.views.monitor import monitor_lines
+    lines = monitor_lines(load_run(args.run_dir).metrics, args.signal, with_score=args.score)
+    print("\n".join(lines))
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with “did you mean” for a mistyped subcommand or flag."""
 
@@ -426,10 +445,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="RUN_DIR",
                    help="use a finished run's config and draw the theory curves over it (figures/theory.png)")
     p.set_defaults(fn=cmd_theory, out=None, name=None, no_progress=False)
+    import textwrap
     names = ", ".join(spec_presets())
-    p = sub.add_parser("sweep", help=f"run or resume a grid of configs (SPEC.yaml or --preset: {names})")
+    listed = textwrap.fill(names, 88, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False,
+                           break_long_words=False)  # argparse's own wrapping would split liu-rank at its hyphen
+    p = sub.add_parser("sweep", help="run or resume a grid of configs (SPEC.yaml or --preset NAME)",
+                       epilog=f"packaged sweep specs (--preset):\n{listed}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", nargs="?", help="sweep spec YAML")
-    p.add_argument("--preset", help=f"packaged sweep spec: {names}")
+    p.add_argument("--preset", help="packaged sweep spec (listed below)")
     p.add_argument("--quick", action="store_true", help="the spec's quick: variant (minutes on 2 CPU cores)")
     p.add_argument("--backend", default="local", choices=["local", "process", "ray"])
     p.add_argument("--workers", type=int, help="parallel workers (process, ray; default: all cores)")
@@ -477,6 +501,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, choices=["tensorboard", "mlflow", "wandb"])
     p.add_argument("--uri", help="TensorBoard logdir, MLflow tracking URI, or W&B directory")
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("monitor", help="estimate a run's onset of generalisation from train-only signals "
+                       "(the pathways probe), with the method's measured uncertainty")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--signal", help="train-only metric column (default: the run's calibrated signal with the "
+                   "narrowest measured lead range, docs/train-only-monitor.md)")
+    p.add_argument("--score", action="store_true", help="also score every signal against the run's test accuracy")
+    p.set_defaults(fn=cmd_monitor)
     return ap
 
 

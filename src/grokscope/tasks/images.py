@@ -153,4 +153,6 @@ def build_images(cfg: ImageTask) -> Dataset:
     meta = {"source": cfg.source, "labels_train": labels_tr, "labels_test": labels_te,
             "index_train": tr, "index_test": te}
     X_train, X_test = torch.from_numpy(X[tr.numpy()]), torch.from_numpy(X[te.numpy()])  # fancy indexing copies
-    return Dataset(X_train, labels_tr, X_test, labels_te, classes=CLASSES, meta=meta)
+    from grokscope.tasks.modular import corrupt_labels  # label noise (Doshi et al.): meta["corrupted"]
+    y_train = corrupt_labels(labels_tr, CLASSES, cfg.label_noise, cfg.label_noise_seed, meta)
+    return Dataset(X_train, y_train, X_test, labels_te, classes=CLASSES, meta=meta)

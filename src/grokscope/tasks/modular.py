@@ -99,7 +99,23 @@ def build(cfg: ModularTask) -> Dataset:
     meta = {"p": cfg.p, "op": cfg.op, "inputs": cfg.inputs, "pairs_train": ab[tr], "pairs_test": ab[te]}
     if cfg.inputs == "tokens":
         meta["vocab"] = cfg.p + 1
-    return Dataset(X[tr], y[tr], X[te], y[te], classes=cfg.p, meta=meta)
+    y_tr = corrupt_labels(y[tr], cfg.p, cfg.label_noise, cfg.label_noise_seed, meta)
+    return Dataset(X[tr], y_tr, X[te], y[te], classes=cfg.p, meta=meta)
+
+
+def corrupt_labels(y: torch.Tensor, classes: int, xi: float, seed: int, meta: dict[str, Any]) -> torch.Tensor:
+    """Labels y (P,) int64 with m = round(ξ·P) of them, chosen by a permutation seeded with ``seed``,
+    moved to a different class (y + U{1..classes−1}) mod classes (Doshi et al. 2024). Records
+    meta["corrupted"] (the sorted train indices, (m,)) and meta["labels_clean_train"] (y as given)."""
+    if xi == 0:
+        return y
+    gen = torch.Generator().manual_seed(int(seed))
+    idx = torch.randperm(y.shape[0], generator=gen)[:round(xi * y.shape[0])].sort().values
+    shift = torch.randint(1, classes, (idx.shape[0],), generator=gen)
+    out = y.clone()
+    out[idx] = torch.remainder(y[idx] + shift, classes)
+    meta["corrupted"], meta["labels_clean_train"] = idx, y.clone()
+    return out
 
 
 def memory_bytes(cfg: Any) -> int:
