@@ -127,7 +127,7 @@ def _context(over):
     return cfg, ProbeContext(b.engine, b.data, b.loss, b.model)
 
 
-def _reference(ctx, gates_fn, committee=False):
+def _reference(ctx, gates_fn, committee=False, mass=None, top_k=None):
     """Brute force: memorised = correct now (the probe is called twice at the same θ), python pathways,
     all-pairs python Levenshtein and set Jaccard, NTK effective dimension by an explicit inverse."""
     from grokscope.diagnostics.ntk import ntk
@@ -142,7 +142,7 @@ def _reference(ctx, gates_fn, committee=False):
     off = 0
     for g in gates:
         for n, row in enumerate(g.tolist()):
-            paths[n] += [off + k for k in _kept_reference(row, pp.MASS, None)]
+            paths[n] += [off + k for k in _kept_reference(row, pp.MASS if mass is None else mass, top_k)]
         off += g.shape[1]
     pairs = list(itertools.combinations(range(len(idx)), 2))
     sets = [set(p) for p in paths]
@@ -156,11 +156,11 @@ def _reference(ctx, gates_fn, committee=False):
     return out, len(idx) / d.P
 
 
-def _check(ctx, gates_fn, committee=False):
+def _check(ctx, gates_fn, committee=False, mass=None, top_k=None):
     from grokscope.training import probe_pathways as pp
     pp.pathway_metrics(ctx)  # first probe: nothing memorised yet
     got = pp.pathway_metrics(ctx)
-    want, frac = _reference(ctx, gates_fn, committee)
+    want, frac = _reference(ctx, gates_fn, committee, mass, top_k)
     assert got["pathway_memorised"] == pytest.approx(frac, rel=1e-12)
     for k, v in want.items():
         assert got[k] == pytest.approx(v, rel=1e-9), k
@@ -170,10 +170,13 @@ def _check(ctx, gates_fn, committee=False):
 MODULAR = {"name": "modular", "p": 7, "frac_train": 0.6}
 
 
-def test_probe_mlp_matches_brute_force():
+@pytest.mark.parametrize("mass, top_k", [(None, None), (0.5, None), (None, 3)])
+def test_probe_mlp_matches_brute_force(mass, top_k):
+    """probes.pathway_mass / pathway_top_k reach the probe (default: mass 0.7)."""
+    sel = {**({"pathway_mass": mass} if mass else {}), **({"pathway_top_k": top_k} if top_k else {})}
     cfg, ctx = _context({"task": {**MODULAR, "inputs": "onehot"}, "model": {"name": "mlp", "hidden": [9, 8, 7]},
                          "train": {"loss": "cross_entropy", "dtype": "float64"}, "scaling": {"centre": False, "lr_rule": "plain"},
-                         "probes": {"names": ["pathways"]}})
+                         "probes": {"names": ["pathways"], **sel}})
     m, p = ctx.model, ctx.engine.params
 
     def gates(params, X):
@@ -186,7 +189,7 @@ def test_probe_mlp_matches_brute_force():
     H = gates(p, ctx.data.X_train)[-1]
     Y = torch.nn.functional.one_hot(ctx.data.y_train, 7).to(H.dtype)
     p["W3"] = torch.linalg.lstsq(H, 10 * Y).solution.T.contiguous()
-    got = _check(ctx, gates)
+    got = _check(ctx, gates, mass=mass, top_k=top_k)
     assert got["pathway_cos"] is not None and 0 <= got["pathway_consistency"] <= 1
     assert got["pathway_consistency_inv"] == pytest.approx(1 - got["pathway_consistency"])
 

@@ -94,7 +94,8 @@ NEUTRAL_DEFAULTS.update({  # this wave's other switches, off by default (tests/p
     ("init", "interp"): 0.0, ("optim", "warmup_steps"): 0, ("scaling", "alpha_convention"): "as-written",
     ("task", "online"): False, ("model", "layernorm"): "none", ("model", "moe_experts"): 0,
     ("model", "moe_top_k"): 2, ("model", "moe_d_expert"): None, ("probes", "liu_param"): None,
-    ("probes", "liu_trials"): 320, ("probes", "liu_kernel_trials"): 32,
+    ("probes", "liu_trials"): 320, ("probes", "liu_kernel_trials"): 32, ("probes", "pathway_mass"): 0.7,
+    ("probes", "pathway_top_k"): None,
     ("init", "recurrent"): {"kind": "none", "param": "W_rec", "gain": 1.25, "rank": None, "decay": None,
                             "effective_rank": None, "align_in": "W_in", "align_out": "W_out", "path": None,
                             "seed": None}})

@@ -251,6 +251,11 @@ class Probes(_Section):
     cadence: dict[str, integer(2, 10**6)] = Field(
         default_factory=dict, max_length=LIST_MAX,
         description="per-probe number of points over the run (overrides; ≥ 2: the first and last step)")
+    pathway_mass: real(0, 1, lo_open=True) = Field(
+        0.7, description="pathways probe: a layer keeps its largest units (experts) up to this share of the "
+                         "total activation (Li et al.'s cumulative mass)")
+    pathway_top_k: integer(1, COUNT_MAX, optional=True) = Field(
+        None, description="pathways probe: keep exactly this many units per layer instead (null: use the mass)")
     lc_radius: real(0, 1e6, lo_open=True) = Field(
         0.05, description="local_complexity probe: radius r of the cross-polytope around each point")
     lc_vertices: integer(2, 10_000) = Field(

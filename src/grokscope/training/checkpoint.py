@@ -32,22 +32,26 @@ def _ours(obj: Any) -> bool:
         dataclasses.is_dataclass(obj) and obj.__dataclass_params__.frozen)
 
 
-def capture(obj: Any) -> Any:
+def capture(obj: Any, skip_broadcast: bool = False) -> Any:
     """The mutable state reachable from ``obj``: tensors (cloned), generator states, numbers, strings,
-    and containers and grokscope objects of them; anything else (functions, data, models) skipped."""
+    and containers and grokscope objects of them; anything else (functions, data, models) skipped.
+    ``skip_broadcast`` also leaves out expanded tensors (a zero stride: broadcast views of the data,
+    written by nobody), so that :func:`restore` can write the rest back in place."""
     if isinstance(obj, torch.Tensor):
+        if skip_broadcast and obj.numel() > 1 and 0 in obj.stride():
+            return _SKIP
         return obj.detach().clone()
     if isinstance(obj, torch.Generator):
         return {"__gen__": obj.get_state()}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, dict):
-        return {"__dict__": {k: capture(v) for k, v in obj.items()
+        return {"__dict__": {k: capture(v, skip_broadcast) for k, v in obj.items()
                              if isinstance(k, (str, int)) and k not in SKIP_NAMES}}
     if isinstance(obj, (list, tuple)):
-        return {"__seq__": [capture(v) for v in obj], "tuple": isinstance(obj, tuple)}
+        return {"__seq__": [capture(v, skip_broadcast) for v in obj], "tuple": isinstance(obj, tuple)}
     if _ours(obj):
-        return {"__obj__": {k: capture(v) for k, v in vars(obj).items() if k not in SKIP_NAMES}}
+        return {"__obj__": {k: capture(v, skip_broadcast) for k, v in vars(obj).items() if k not in SKIP_NAMES}}
     return _SKIP
 
 

@@ -28,9 +28,7 @@ from typing import Any
 
 import torch
 
-from grokscope.training.checkpoint import SKIP_NAMES, _ours, restore
-
-_SKIP = "__skip__"  # checkpoint.restore leaves such entries as they are
+from grokscope.training.checkpoint import capture, restore
 
 
 class StepEvents:
@@ -100,23 +98,10 @@ class StepEvents:
 
 
 def snapshot(obj: Any) -> Any:
-    """The mutable state reachable from ``obj``, as :func:`grokscope.training.checkpoint.capture`
-    takes it, except that expanded tensors (a zero stride: broadcast views of the data, written by
-    nobody) are left out, so :func:`~grokscope.training.checkpoint.restore` can write it back in place."""
-    if isinstance(obj, torch.Tensor):
-        return _SKIP if obj.numel() > 1 and 0 in obj.stride() else obj.detach().clone()
-    if isinstance(obj, torch.Generator):
-        return {"__gen__": obj.get_state()}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, dict):
-        return {"__dict__": {k: snapshot(v) for k, v in obj.items()
-                             if isinstance(k, (str, int)) and k not in SKIP_NAMES}}
-    if isinstance(obj, (list, tuple)):
-        return {"__seq__": [snapshot(v) for v in obj], "tuple": isinstance(obj, tuple)}
-    if _ours(obj):
-        return {"__obj__": {k: snapshot(v) for k, v in vars(obj).items() if k not in SKIP_NAMES}}
-    return _SKIP
+    """The mutable state reachable from ``obj`` without broadcast views of the data
+    (:func:`grokscope.training.checkpoint.capture` with ``skip_broadcast``), so that
+    :func:`~grokscope.training.checkpoint.restore` can write it back in place."""
+    return capture(obj, skip_broadcast=True)
 
 
 class StepSearch:

@@ -24,6 +24,12 @@ from grokscope.diagnostics import pathways as pw
 from grokscope.training.probes import Probe, register_probe
 
 MASS, TOP_K = pw.MASS, None
+
+
+def _selection(data: Any) -> tuple[float, int | None]:
+    """(mass, top_k) from ``probes.pathway_mass`` / ``pathway_top_k`` (the defaults without a config)."""
+    st = data.meta.get("probe_settings")
+    return (getattr(st, "pathway_mass", MASS), getattr(st, "pathway_top_k", TOP_K))
 EPS_REL, DELTA_REL = 0.1, 0.05
 MAX_SAMPLES, MAX_PAIRS, NTK_SAMPLES = 256, 4096, 128
 LAMBDA_REL = 1.0
@@ -110,10 +116,11 @@ def pathway_metrics(ctx: Any) -> dict[str, float | None]:
         with torch.no_grad():
             gates, W = routing_weights(ctx.model, params, d.X_train[idx])
         gates = [g.detach().to(torch.float64).cpu() for g in gates]
-        out["pathway_jaccard"] = pw.mean_jaccard_distance(pw.unit_sets(gates, MASS, TOP_K))
+        mass, top_k = _selection(d)
+        out["pathway_jaccard"] = pw.mean_jaccard_distance(pw.unit_sets(gates, mass, top_k))
         if not hasattr(ctx.model, "quadratic_form"):  # the committee: Jaccard only
             gen = torch.Generator().manual_seed(SEED)
-            paths = pw.pathways(gates, MASS, TOP_K)
+            paths = pw.pathways(gates, mass, top_k)
             out["pathway_distance"], out["pathway_distance_norm"] = pw.mean_edit_distance(paths, MAX_PAIRS, gen)
         if W is not None:
             norm = [g / g.sum(1, keepdim=True).clamp_min(1e-300) for g in gates]
