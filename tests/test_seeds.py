@@ -56,7 +56,7 @@ def test_packaged_table_is_consistent_with_the_quick_spec():
     assert _subset(table["resampled_data"]["config"], seed_free(cfg, data=True))
     assert "data_seed" not in table["resampled_data"]["config"]["task"] and "data_seed" in table["config"]["task"]
     assert not _subset(table["config"], seed_free(load_config(get_preset("fig1")).to_dict()))
-    for part in (table, table["resampled_data"]):
+    for part in (table, table["resampled_data"], table["full_size_data"]):
         assert part["seeds"] == list(range(16))
         for col, vals in part["values"].items():
             x = np.array([v for v in vals if v is not None], dtype=float)
@@ -79,7 +79,11 @@ def test_spread_line_matches_only_the_tables_config():
     other_data = load_config(get_preset("fig1"), {**QUICK, "task.data_seed": 99}).to_dict()
     line = seed_spread_line(ev, other_data, table)  # placed among the data draws only
     assert f"is at percentile {data:.0f} over draws of data" in line and "init seeds" not in line
-    other = load_config(get_preset("fig1")).to_dict()  # the full-size demo: not what the table measured
+    demo = load_config(get_preset("fig1"), {"train.dtype": "float32"}).to_dict()  # the full-size demo
+    full = percentile_rank(66_000, table["full_size_data"]["values"]["t_test_0.1"])
+    line = seed_spread_line({"absolute": {"0.1": {"t_test": 66_000}}}, demo, table)
+    assert f"is at percentile {full:.0f} over draws of data and init" in line and "init seeds" not in line
+    other = load_config(get_preset("fig1"), {"model.eps": 0.05}).to_dict()  # measured by no part
     assert "no percentile" in seed_spread_line(ev, other, table)
     assert "not reached" in seed_spread_line({"absolute": {"0.1": {"t_test": None}}}, same, table)
 

@@ -149,25 +149,27 @@ def _place(t: int, table: dict[str, Any], col: str) -> tuple[float, str]:
 def seed_spread_line(ev: dict[str, Any], config: dict[str, Any], table: dict[str, Any] | None,
                      threshold: str = "0.1") -> str | None:
     """One line: where this run's t_test(θ) falls among the table's init seeds (and, if the table has
-    a ``resampled_data`` part, among draws of data and init), or why it cannot be placed."""
+    ``resampled_data`` / ``full_size_data`` parts, among draws of data and init at that part's size), or
+    why it cannot be placed."""
     col = f"t_test_{threshold}"
     if not table or col not in table.get("values", {}):
         return None
     t = ((ev.get("absolute") or {}).get(threshold) or {}).get("t_test")
-    sub = table.get("resampled_data")
     mine = _within(table["config"], seed_free(config))
-    data = bool(sub) and col in sub.get("values", {}) and _within(sub["config"], seed_free(config, data=True))
+    subs = [s for s in (table.get("resampled_data"), table.get("full_size_data"))
+            if s and col in s.get("values", {}) and _within(s["config"], seed_free(config, data=True))]
     _, spread = _place(0, table, col)
-    if not (mine or data):
+    if not (mine or subs):
         return (f"seed spread: the packaged {table.get('name', 'seed')} table is for {table.get('size', 'another size')} "
                 f"(t_test({threshold}) {spread}); this run's config differs, so it has no percentile there")
     if t is None:
+        _, spread = _place(0, table if mine else subs[0], col)
         return f"seed spread: t_test({threshold}) not reached in this run; the table's seeds: {spread}"
     parts = []
     if mine:
         pct, spread = _place(t, table, col)
         parts.append(f"percentile {pct:.0f} of the {table.get('name', 'seed')} table ({spread})")
-    if data:
+    for sub in subs:
         pct, spread = _place(t, sub, col)
         parts.append(f"percentile {pct:.0f} over draws of data and init ({spread})")
     return f"seed spread: t_test({threshold}) = {t} is at " + "; ".join(parts)
