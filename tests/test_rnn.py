@@ -107,7 +107,7 @@ def test_vmap_over_members_equals_a_loop():
 
 def test_registration_and_config_checks():
     cfg = load_config({"model": {"name": "rnn", "N": 20}, "task": {"name": "seq_digits"}})
-    assert supports(cfg.model, "ntk") and supports(cfg.model, "width") and not supports(cfg.model, "batched")
+    assert supports(cfg.model, "ntk") and supports(cfg.model, "width") and supports(cfg.model, "batched")
     assert (cfg.model.tau, cfg.model.dt, cfg.model.activation, cfg.model.bias) == (100.0, 100.0, "relu", False)
     with pytest.raises(ConfigError, match=r"model.dt = 200.0: must be ≤ model.tau"):
         load_config({"model": {"name": "rnn", "dt": 200}})

@@ -17,7 +17,7 @@ CAPABILITIES: dict[str, str] = {
     "param_twin": "the parameter-space linearised twin only (generic JVP/VJP at θ₀, any loss)",
     "quadratic_form": "f is a quadratic form c + u·x + ½xᵀSx of x (exact population loss, eq. 6 terms)",
     "reduced": "the reduced (w̄, M) engine is exact (quadratic φ, readouts fixed to 1)",
-    "batched": "batched ensembles over members (engines/ensemble.py)",
+    "batched": "batched ensembles over members (engines/ensemble.py; ensemble_autograd.py without hand_gradient)",
     "scalar_output": "one output per sample (no per-class outputs)",
     "width": "a width N, for the paper's η = lr·N/α² rule",
     "progress": "Fourier progress measures of hidden units on modular addition",

@@ -153,4 +153,4 @@ def _memory(cfg: Any) -> tuple[int, tuple[str, str]] | None:
 
 
 register_model("rnn", RNNModel, lambda cfg, D, data: RNN.from_config(cfg, data),
-               lambda cfg: frozenset({"ntk", "width"}), _memory)
+               lambda cfg: frozenset({"ntk", "width", "batched"}), _memory)

@@ -11,8 +11,13 @@ only in per-member values —
                       lr (kind, momentum, betas, weight decay, batch size), train.engine, loss, grad,
                       device, dtype, seed (the mini-batch sequence is shared).
 
-``None`` means the config cannot be batched (autograd gradients, a loss other than mse, a model
-without a batched engine). ``run_batched(cfgs, paths, labels)`` trains the configs of one key as
+Models with a hand-written gradient (the committee) use the hand-written batched engines and need
+train.loss = mse, train.grad = analytic. Other models that declare ``batched`` (the rate RNN) use
+:class:`~grokscope.engines.ensemble_autograd.EnsembleAutograd` (vmap of autograd, any loss); their
+members may also differ in every ``init.*`` setting (θ₀ is built per member), but they share the
+model section except model.seed (``model.eps``/``model.sigma`` are not member values there).
+``None`` means the config cannot be batched (a model without a batched engine, task.online, or for
+the committee autograd gradients or a loss other than mse). ``run_batched(cfgs, paths, labels)`` trains the configs of one key as
 one ensemble (:mod:`grokscope.engines.ensemble`; the loop is :func:`grokscope.training.loop.train`, the
 one loop single runs use too) and writes each directory exactly as :func:`grokscope.training.loop.run` would: the same rows, events and summary (plus an ``ensemble`` entry),
 member i equal to the single run to rounding. A member whose loss turns NaN/inf stops alone and is
@@ -41,18 +46,35 @@ __all__ = ["MEMBER_KEYS", "batch_key", "check_batchable", "ensemble_of"]
 MEMBER_KEYS = ("scaling.alpha", "scaling.lr_rule", "model.eps", "model.seed", "model.sigma", "optim.lr",
                "train.steps", "train.log_per_decade", "train.early_stop", "train.progress")
 MEMBER_SECTIONS = ("probes", "events", "output")
+# the autograd ensemble (models without a hand-written gradient): θ₀ is built per member, the model is shared
+AUTOGRAD_MEMBER_KEYS = tuple(k for k in MEMBER_KEYS if k not in ("model.eps", "model.sigma"))
+AUTOGRAD_MEMBER_SECTIONS = MEMBER_SECTIONS + ("init",)
+
+
+def _autograd_ensemble(cfg: Config) -> bool:
+    """Whether ``cfg`` batches through EnsembleAutograd (a batched model without a hand-written gradient)."""
+    return not supports(cfg.model, "hand_gradient")
 
 
 def _unbatchable(cfg: Config) -> str | None:
     if not supports(cfg.model, "batched"):
-        return f"model.name = {cfg.model.name!r}: only the committee has a batched engine"
-    if cfg.train.loss != "mse":
-        return f"train.loss = {cfg.train.loss!r}: the batched engines train the mse loss"
-    if cfg.train.grad != "analytic":
-        return f"train.grad = {cfg.train.grad!r}: the batched engines use the analytic gradients"
+        return f"model.name = {cfg.model.name!r}: this model declares no batched engine"
     if getattr(cfg.task, "online", False):
         return "task.online = true: the batched engines train one fixed train set"
+    if _autograd_ensemble(cfg):
+        return None
+    if cfg.train.loss != "mse":
+        return f"train.loss = {cfg.train.loss!r}: the committee's batched engines train the mse loss"
+    if cfg.train.grad != "analytic":
+        return f"train.grad = {cfg.train.grad!r}: the committee's batched engines use the analytic gradients"
     return None
+
+
+def _member_keys(cfg: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(dotted member keys, member sections) for the ensemble engine ``cfg`` would use."""
+    if _autograd_ensemble(cfg):
+        return AUTOGRAD_MEMBER_KEYS, AUTOGRAD_MEMBER_SECTIONS
+    return MEMBER_KEYS, MEMBER_SECTIONS
 
 
 def batch_key(cfg: Config) -> str | None:
@@ -60,9 +82,10 @@ def batch_key(cfg: Config) -> str | None:
     if _unbatchable(cfg) is not None:
         return None
     d = cfg.to_dict()
-    for sec in MEMBER_SECTIONS:
+    keys, sections = _member_keys(cfg)
+    for sec in sections:
         d.pop(sec, None)
-    for key in MEMBER_KEYS:
+    for key in keys:
         sec, name = key.split(".")
         d[sec].pop(name, None)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
@@ -80,9 +103,10 @@ def check_batchable(cfgs: Sequence[Config], paths: Sequence[Any], labels: Sequen
         if k is None:
             raise ConfigError(f"run_batched: config {i} cannot be batched: {_unbatchable(c)}")
         if k != keys[0]:
+            mk, ms = _member_keys(c)
             raise ConfigError(f"run_batched: config {i} differs from config 0 in a shared (non-member) "
                               f"value; batch only configs with equal batch_key (member values: "
-                              f"{', '.join(MEMBER_KEYS)}, {', '.join(s + '.*' for s in MEMBER_SECTIONS)})")
+                              f"{', '.join(mk)}, {', '.join(s + '.*' for s in ms)})")
     if len({str(Path(p).resolve()) for p in paths}) != len(paths):
         raise ConfigError("run_batched: two members share a run directory; give distinct paths")
     return keys[0]
@@ -94,5 +118,9 @@ def ensemble_of(bs: list[Any], cfg0: Config) -> Any:
     engines = [b.engine for b in bs]
     if bs[0].engine_name == "reduced":
         return EnsembleReduced(engines)
+    if _autograd_ensemble(cfg0):
+        from grokscope.engines.ensemble_autograd import EnsembleAutograd
+        return EnsembleAutograd(engines, [b.eta for b in bs], cfg0.optim, batch_size=cfg0.optim.batch_size,
+                                generator=torch.Generator().manual_seed(cfg0.train.seed))
     return EnsembleNetwork(engines, [b.eta for b in bs], cfg0.optim, batch_size=cfg0.optim.batch_size,
                            generator=torch.Generator().manual_seed(cfg0.train.seed))
