@@ -157,6 +157,17 @@ def test_heatmap_cells_are_means_over_seeds_with_markers():
     np.testing.assert_allclose(pts[:, 1], df["grok_amount_0.1"].to_numpy()[ok], rtol=1e-15)
 
 
+def test_collapse_coloured_by_a_categorical_key_draws_one_series_per_value():
+    """liu-rank's view: a measure against the W_rec rank, one marker per task (task.env is a string)."""
+    from grokscope.sweep.views import collapse
+    df = pd.DataFrame({"init.recurrent.rank": [1, 30, 300, 1, 30, 300], "task.env": ["2AF"] * 3 + ["DMS"] * 3,
+                       "final_liu_kernel_alignment": [0.04, 0.3, 0.5, 0.2, 0.0, 0.6]})
+    ax = collapse(df, "final_liu_kernel_alignment", "init.recurrent.rank", "task.env")
+    series = {c.get_label(): np.asarray(c.get_offsets()).tolist() for c in ax.collections}
+    assert series == {"2AF": [[1, 0.04], [30, 0.3], [300, 0.5]], "DMS": [[1, 0.2], [300, 0.6]]}  # 0 dropped (log)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["2AF", "DMS"]
+
+
 def test_presets_command_lists_run_presets_and_sweep_specs(capsys):
     from grokscope.cli import main
     from grokscope.sweep.spec import spec_presets

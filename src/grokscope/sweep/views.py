@@ -218,7 +218,8 @@ def expr_label(expr: str) -> str:
 def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, ax: Any = None, *,
              color: str | None = None) -> Any:
     """``col`` against the derived quantity ``expr`` on log-log axes (non-positive values dropped),
-    points coloured by the axis ``colour`` when given (``color``: deprecated spelling)."""
+    points coloured by the axis ``colour`` when given: a colour scale for a numeric key, one marker per
+    value (with a legend) for a categorical one (``color``: deprecated spelling)."""
     from grokscope.views.labels import label
     colour = _alias(colour, color, "color", "colour", "collapse() keyword")
     _need(df, col, "--collapse")
@@ -230,7 +231,14 @@ def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, a
         raise ConfigError(f"--collapse {col!r} against {expr!r}: no run has positive finite values of both")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 4.4), constrained_layout=True)
-    if colour is not None and colour in df.columns:
+    numeric = colour is not None and colour in df.columns and pd.to_numeric(df[colour], errors="coerce").notna().all()
+    if colour is not None and colour in df.columns and not numeric:
+        # a categorical key (task.env, init.recurrent.kind): one marker and colour per value, in a legend
+        for i, (value, idx) in enumerate(df[ok].groupby(colour, sort=True).groups.items()):
+            pos = df.index.get_indexer(idx)
+            ax.scatter(xv[pos], yv[pos], s=30, marker="osD^v<>"[i % 7], color=f"C{i % 10}", label=str(value))
+        ax.legend(title=label(colour), fontsize=7, title_fontsize=7, framealpha=0.8)
+    elif numeric:
         c = pd.to_numeric(df[colour], errors="coerce").to_numpy(float)[ok]
         sc = ax.scatter(xv[ok], yv[ok], c=c, cmap="viridis", s=30,
                         norm="log" if (c > 0).all() and len(set(c)) > 1 else None)
