@@ -11,6 +11,10 @@ t_train and the amount (cells with a zero amount on either side are left out of 
 
     OMP_NUM_THREADS=1 python experiments/studies/asymptotic_predictor.py --grid quick
     OMP_NUM_THREADS=1 python experiments/studies/asymptotic_predictor.py --grid full --stride 2 --max-steps 20000
+    # the whole 14 × 14 grid from two processes sharing the cache, then the scores (all cells cached)
+    for k in 0 1; do OMP_NUM_THREADS=1 python experiments/studies/asymptotic_predictor.py --grid full \
+        --max-steps 20000 --shard $k/2 & done; wait
+    OMP_NUM_THREADS=1 python experiments/studies/asymptotic_predictor.py --grid full --max-steps 20000
     OMP_NUM_THREADS=1 python experiments/studies/asymptotic_predictor.py --gamma-scan   # error vs P/D (doc §6)
 
 Simulations are cached under --cache; rerunning recomputes only the predictions.
@@ -80,6 +84,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", choices=sorted(GRIDS), default="quick")
     ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--shard", default="0/1", help="K/N: simulate only every N-th α from the K-th (fill the cache "
+                    "from N processes; scores are only printed for 0/1)")
     ap.add_argument("--init", choices=["infinite", "sampled"], default="infinite")
     ap.add_argument("--theta", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
@@ -94,6 +100,8 @@ def main() -> None:
         return
     g = GRIDS[a.grid]
     alphas = np.linspace(0.4, 5.6, g["num"])[::a.stride]
+    k, n = (int(v) for v in a.shard.split("/"))
+    alphas = alphas[k::n]
     epss = np.linspace(0.02, 0.28, g["num"])[::a.stride]
     D, P, eta, th = g["D"], g["P"], g["eta"], a.theta
     T = a.max_steps or g["steps"]
@@ -120,6 +128,8 @@ def main() -> None:
             print(f"α={al:.2f} ε={ep:.3f}  sim t_train {r['sim_t_train']:>7.0f} t_test {r['sim_t_test']:>7.0f} | "
                   f"pred {r['pred_t_train']:>7.0f} {r['pred_t_test']:>7.0f}  (sim {float(s['wall_s']):.1f}s)", flush=True)
     df = pd.DataFrame(rows)
+    if n > 1:
+        return
     sc = {**scores(df), "grid": a.grid, "stride": a.stride, "init": a.init, "theta": th, "max_steps": T,
           "sim_never_crosses_test": int(np.isinf(df.sim_t_test).sum()),
           "pred_never_crosses_test": int(np.isinf(df.pred_t_test).sum()),
