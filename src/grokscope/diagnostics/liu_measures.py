@@ -57,14 +57,16 @@ def stacked_outputs(model: Any) -> Any:
 
 def structured_tangent_kernel(A: Tensor, G: Tensor) -> Tensor:
     """K = J Jᵀ for J[(b, o)] = Σ_s G[b, o, s] ⊗ A[b, s] (A (n, T, N), G (n, O, T, N)) without forming J:
-    K = Σ_{s,s'} (G_s G_{s'}ᵀ) ⊙ (A_s A_{s'}ᵀ) over rows (b, o), (n·O, n·O)."""
+    K = Σ_{s,s'} (G_s G_{s'}ᵀ) ⊙ (A_s A_{s'}ᵀ) over rows (b, o), (n·O, n·O). The (s', s) term is the
+    transpose of the (s, s') one, so only s ≤ s' is computed; A_s A_{s'}ᵀ is formed per trial (n, n)
+    and repeated over each trial's O rows."""
     n, O, T, _ = G.shape
-    Gs = G.reshape(n * O, T, -1)
-    As = A.repeat_interleave(O, dim=0)  # (n·O, T, N): trial b's rates on each of its O rows
-    K = Gs.new_zeros(n * O, n * O)
+    Gt = G.reshape(n * O, T, -1).transpose(0, 1).contiguous()  # (T, n·O, N)
+    K = G.new_zeros(n * O, n * O)
     for s in range(T):
-        for r in range(T):
-            K += (Gs[:, s] @ Gs[:, r].T) * (As[:, s] @ As[:, r].T)
+        for r in range(s, T):
+            term = (Gt[s] @ Gt[r].T).mul_((A[:, s] @ A[:, r].T).repeat_interleave(O, 0).repeat_interleave(O, 1))
+            K += term if r == s else term + term.T
     return K
 
 
