@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, report
+from common import interleaved, report
 
 from grokscope.config import load_config
 from grokscope.training.batched import ensemble_of
@@ -80,10 +80,7 @@ def bench(E: int, engine: str, device: str, rounds: int, size: str = "fig1") -> 
     fns = {"loop": (loop, n_loop), "ensemble": (batched, n_ens), "ceiling": (ceiling, 4)}
     for fn, _ in fns.values():
         fn()
-    best = {k: float("inf") for k in fns}
-    for _ in range(rounds):
-        for k, (fn, number) in fns.items():
-            best[k] = min(best[k], best_time(fn, repeat=1, number=number, warmup=0))
+    best = interleaved(fns, rounds)
     loop_ms = 1e3 * best["loop"] / len(singles)
     ens_ms = 1e3 * best["ensemble"] / E
     ceil = 2 * 1024**3 / best["ceiling"] / 1e9

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, matmul_ceiling, report
+from common import interleaved, matmul_ceiling, report
 
 from grokscope.config import load_config
 from grokscope.config.presets import get_preset
@@ -50,10 +50,7 @@ def bench(E: int, rounds: int) -> dict:
     fns = {"loop": (loop, 3), "ensemble": (ens.step, max(1, 15 // E))}
     for fn, _ in fns.values():
         fn()
-    best = {k: float("inf") for k in fns}
-    for _ in range(rounds):
-        for k, (fn, number) in fns.items():
-            best[k] = min(best[k], best_time(fn, repeat=1, number=number, warmup=0))
+    best = interleaved(fns, rounds)
     loop_ms, ens_ms = 1e3 * best["loop"] / len(singles), 1e3 * best["ensemble"] / E
     fl = 6 * B * T * (N * N + N * N_IN + N * K)
     ceil = matmul_ceiling(torch.float32)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, report
+from common import interleaved, report
 
 from grokscope.config import load_config
 from grokscope.engines.reduced import build_reduced
@@ -49,15 +49,6 @@ def gemm_pair(red):
         torch.mm(X, U, out=H)
         torch.addmm(U, X.T, H, alpha=1e-12, out=out)
     return fn
-
-
-def interleaved(fns: dict, rounds: int) -> dict:
-    """Best seconds per call of each fn, timed in alternating rounds (robust to a busy machine)."""
-    best = {k: float("inf") for k in fns}
-    for _ in range(rounds):
-        for k, (fn, number) in fns.items():
-            best[k] = min(best[k], best_time(fn, repeat=1, number=number, warmup=0))
-    return best
 
 
 def main() -> None:

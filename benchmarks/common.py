@@ -28,6 +28,16 @@ def best_time(fn: Callable[[], Any], repeat: int = 5, number: int = 1, warmup: i
     return best
 
 
+def interleaved(fns: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> dict[str, float]:
+    """Best seconds per call of each ``fn`` ({name: (fn, calls per round)}), timed in alternating
+    rounds so a busy machine slows every candidate alike."""
+    best = {k: float("inf") for k in fns}
+    for _ in range(rounds):
+        for k, (fn, number) in fns.items():
+            best[k] = min(best[k], best_time(fn, repeat=1, number=number, warmup=0))
+    return best
+
+
 _CEILING: dict[tuple[str, str], float] = {}
 
 

@@ -31,7 +31,7 @@ from grokscope.numerics.batching import EpochBatches
 from grokscope.numerics.optim import make_optimiser
 from grokscope.theory.wm_step import FactorGDMembers
 
-__all__ = ["EnsembleNetwork", "EnsembleReduced", "take"]
+__all__ = ["EnsembleNetwork", "EnsembleReduced", "StackedMembers", "take"]
 
 
 def take(obj: Any, ix: Tensor, E: int) -> Any:
@@ -52,7 +52,40 @@ def _col(values: Sequence[float], like: Tensor, ndim: int) -> Tensor:
         (-1,) + (1,) * (ndim - 1))
 
 
-class EnsembleNetwork:
+class StackedMembers:
+    """Bookkeeping shared by ensembles whose state is ``params`` (a dict of (E, …) tensors), ``f0``
+    and the optimiser ``state``: the member views (``_bind``) and dropping members (``keep``). A
+    subclass lists its per-member scalar lists in ``_per_member`` and rebuilds their tensors (and
+    ``eta``) in ``_scalars``."""
+
+    _per_member: tuple[str, ...] = ("_alpha", "_eta")
+
+    @property
+    def E(self) -> int:
+        return len(self.members)
+
+    def _bind(self) -> None:
+        for i, m in enumerate(self.members):
+            m.params = {k: v[i] for k, v in self.params.items()}
+
+    def keep(self, positions: Sequence[int]) -> None:
+        """Keep only the members at ``positions`` (in the current order); the others' views keep
+        their last state (the old stack is no longer written)."""
+        E = self.E
+        ix = torch.as_tensor(list(positions), dtype=torch.long, device=next(iter(self.params.values())).device)
+        self.params = take(self.params, ix, E)
+        self.f0 = take(self.f0, ix, E)
+        self.state = take(self.state, ix, E)
+        self.members = [self.members[i] for i in positions]
+        for name in self._per_member:
+            setattr(self, name, [getattr(self, name)[i] for i in positions])
+        if self.members:
+            self._scalars()
+            self.opt.lr = self.eta
+            self._bind()
+
+
+class EnsembleNetwork(StackedMembers):
     """The committee network engine (analytic gradients, MSE) for E members: W (E, N, D), a (E, N).
 
     Per-member α (E,), ε (E,) and η (E,); optimisers of :mod:`grokscope.numerics.optim` with η as a tensor
@@ -63,6 +96,7 @@ class EnsembleNetwork:
     """
 
     name = "network"
+    _per_member = ("_alpha", "_eps", "_eta")
 
     def __init__(self, members: list[NetworkEngine], etas: Sequence[float], optim_cfg: Any, *,
                  batch_size: int | None = None, generator: torch.Generator | None = None):
@@ -85,10 +119,6 @@ class EnsembleNetwork:
         self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
         self._bind()
 
-    @property
-    def E(self) -> int:
-        return len(self.members)
-
     def _scalars(self) -> None:
         W = self.params["W"]
         self.alpha = _col(self._alpha, W, 2)                  # (E, 1)
@@ -98,26 +128,6 @@ class EnsembleNetwork:
         # the member model with ε as an (E, 1, 1) tensor: act/act_grad broadcast over (E, P, N)
         self.model = dataclasses.replace(self.members[0].model, eps=self.eps3)
         self._H: Tensor | None = None  # (E, batch, N) activations, reused: no page faults per step
-
-    def _bind(self) -> None:
-        for i, m in enumerate(self.members):
-            m.params = {k: v[i] for k, v in self.params.items()}
-
-    def keep(self, positions: Sequence[int]) -> None:
-        """Keep only the members at ``positions`` (in the current order); the others' views keep
-        their last state (the old stack is no longer written)."""
-        E = self.E
-        ix = torch.as_tensor(list(positions), dtype=torch.long, device=self.params["W"].device)
-        self.params = take(self.params, ix, E)
-        self.f0 = take(self.f0, ix, E)
-        self.state = take(self.state, ix, E)
-        self.members = [self.members[i] for i in positions]
-        for name in ("_alpha", "_eps", "_eta"):
-            setattr(self, name, [getattr(self, name)[i] for i in positions])
-        if self.members:
-            self._scalars()
-            self.opt.lr = self.eta
-            self._bind()
 
     def step(self) -> Tensor:
         """One update of every member; returns the (batch) train losses before it, shape (E,)."""

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grokscope.engines.ensemble import _col, take
+from grokscope.engines.ensemble import StackedMembers, _col
 from grokscope.engines.network import NetworkEngine
 from grokscope.numerics.batching import EpochBatches
 from grokscope.numerics.optim import make_optimiser
@@ -33,7 +33,7 @@ from grokscope.numerics.scaling import scaled_output
 __all__ = ["EnsembleAutograd"]
 
 
-class EnsembleAutograd:
+class EnsembleAutograd(StackedMembers):
     """E :class:`NetworkEngine` members (equal models, autograd gradients, any loss) stepped together:
     params (E, …), per-member α (E,) and η (E,), one shared mini-batch per step."""
 
@@ -61,34 +61,10 @@ class EnsembleAutograd:
         self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
         self._bind()
 
-    @property
-    def E(self) -> int:
-        return len(self.members)
-
     def _scalars(self) -> None:
         like = self.params[self.trainable[0]]
         self.alpha = _col(self._alpha, like, 1)  # (E,)
         self.eta = _col(self._eta, like, 1)      # (E,)
-
-    def _bind(self) -> None:
-        for i, m in enumerate(self.members):
-            m.params = {k: v[i] for k, v in self.params.items()}
-
-    def keep(self, positions: Sequence[int]) -> None:
-        """Keep only the members at ``positions`` (in the current order); the others' views keep
-        their last state (the old stack is no longer written)."""
-        E = self.E
-        ix = torch.as_tensor(list(positions), dtype=torch.long, device=self.alpha.device)
-        self.params = take(self.params, ix, E)
-        self.f0 = take(self.f0, ix, E)
-        self.state = take(self.state, ix, E)
-        self.members = [self.members[i] for i in positions]
-        self._alpha = [self._alpha[i] for i in positions]
-        self._eta = [self._eta[i] for i in positions]
-        if self.members:
-            self._scalars()
-            self.opt.lr = self.eta
-            self._bind()
 
     def _objective(self, tp: dict[str, Tensor], fixed: dict[str, Tensor], alpha: Tensor, f0: Tensor | None,
                    X: Tensor, y: Tensor) -> Tensor:
