@@ -54,7 +54,8 @@ def _col(values: Sequence[float], like: Tensor, ndim: int) -> Tensor:
 
 class StackedMembers:
     """Bookkeeping shared by ensembles whose state is ``params`` (a dict of (E, …) tensors), ``f0``
-    and the optimiser ``state``: the member views (``_bind``) and dropping members (``keep``). A
+    and the optimiser ``state``: the member views (``_bind``), the shared mini-batch
+    (``_next_batch``) and dropping members (``keep``). A
     subclass lists its per-member scalar lists in ``_per_member`` and rebuilds their tensors (and
     ``eta``) in ``_scalars``."""
 
@@ -64,9 +65,35 @@ class StackedMembers:
     def E(self) -> int:
         return len(self.members)
 
+    def _stack(self, members: list[NetworkEngine], etas: Sequence[float]) -> None:
+        """Stack the members' parameters (and f̃₀ when centred; ``self.centre`` set first) and scalars."""
+        self.members = list(members)
+        self.trainable = tuple(members[0].model.trainable)
+        self.params = {k: torch.stack([m.params[k] for m in members]) for k in members[0].params}
+        self.f0 = torch.stack([m.f0["train"] for m in members]) if self.centre else None
+        self._alpha = [float(m.alpha) for m in members]
+        self._eta = [float(e) for e in etas]
+
+    def _start(self, optim_cfg: Any, batch_size: int | None, generator: torch.Generator | None) -> None:
+        """Per-member tensors, the optimiser over the stack (η per member), the shared batches, the views."""
+        self._scalars()
+        self.opt = make_optimiser(optim_cfg, self.eta)
+        self.state = self.opt.init({k: self.params[k] for k in self.trainable})
+        self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
+        self._bind()
+
     def _bind(self) -> None:
         for i, m in enumerate(self.members):
             m.params = {k: v[i] for k, v in self.params.items()}
+
+    def _next_batch(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(X, y, f0) of the next shared mini-batch (the whole train set for full batch); f0 (E, batch)."""
+        X, y, f0 = self.data.X_train, self.data.y_train, self.f0
+        idx = self._batches.next()
+        if idx is not None:
+            X, y = X[idx], y[idx]
+            f0 = f0[:, idx] if f0 is not None else None
+        return X, y, f0
 
     def keep(self, positions: Sequence[int]) -> None:
         """Keep only the members at ``positions`` (in the current order); the others' views keep
@@ -104,20 +131,11 @@ class EnsembleNetwork(StackedMembers):
         if m0.grad_mode != "analytic" or m0.loss.name != "mse":
             raise ValueError("EnsembleNetwork: needs train.grad = analytic and train.loss = mse")
         self.data, self.centre = m0.data, m0.centre
-        self.members = list(members)
-        self.trainable = tuple(m0.model.trainable)
         self.N = m0.model.N
         self.quad = m0.model._quad_fixed(m0.params)
-        self.params = {k: torch.stack([m.params[k] for m in members]) for k in m0.params}
-        self.f0 = torch.stack([m.f0["train"] for m in members]) if self.centre else None
-        self._alpha = [m.alpha for m in members]
         self._eps = [m.model.eps for m in members]
-        self._eta = [float(e) for e in etas]
-        self._scalars()
-        self.opt = make_optimiser(optim_cfg, self.eta)
-        self.state = self.opt.init({k: self.params[k] for k in self.trainable})
-        self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
-        self._bind()
+        self._stack(members, etas)
+        self._start(optim_cfg, batch_size, generator)
 
     def _scalars(self) -> None:
         W = self.params["W"]
@@ -131,11 +149,7 @@ class EnsembleNetwork(StackedMembers):
 
     def step(self) -> Tensor:
         """One update of every member; returns the (batch) train losses before it, shape (E,)."""
-        X, y, f0 = self.data.X_train, self.data.y_train, self.f0
-        idx = self._batches.next()
-        if idx is not None:
-            X, y = X[idx], y[idx]
-            f0 = f0[:, idx] if f0 is not None else None
+        X, y, f0 = self._next_batch()
         W, a = self.params["W"], self.params["a"]
         Xe = X.expand(self.E, *X.shape)
         if self._H is None or self._H.shape[1] != X.shape[0]:

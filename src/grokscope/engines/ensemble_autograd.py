@@ -26,8 +26,6 @@ from torch import Tensor
 
 from grokscope.engines.ensemble import StackedMembers, _col
 from grokscope.engines.network import NetworkEngine
-from grokscope.numerics.batching import EpochBatches
-from grokscope.numerics.optim import make_optimiser
 from grokscope.numerics.scaling import scaled_output
 
 __all__ = ["EnsembleAutograd"]
@@ -49,17 +47,8 @@ class EnsembleAutograd(StackedMembers):
             if m.online is not None:
                 raise ValueError("EnsembleAutograd: task.online draws fresh samples per member; train alone")
         self.model, self.data, self.loss, self.centre = m0.model, m0.data, m0.loss, m0.centre
-        self.members = list(members)
-        self.trainable = tuple(m0.model.trainable)
-        self.params = {k: torch.stack([m.params[k] for m in members]) for k in m0.params}
-        self.f0 = torch.stack([m.f0["train"] for m in members]) if self.centre else None
-        self._alpha = [float(m.alpha) for m in members]
-        self._eta = [float(e) for e in etas]
-        self._scalars()
-        self.opt = make_optimiser(optim_cfg, self.eta)
-        self.state = self.opt.init({k: self.params[k] for k in self.trainable})
-        self._batches = EpochBatches(self.data.P, batch_size, generator, self.data.X_train.device)
-        self._bind()
+        self._stack(members, etas)
+        self._start(optim_cfg, batch_size, generator)
 
     def _scalars(self) -> None:
         like = self.params[self.trainable[0]]
@@ -75,11 +64,7 @@ class EnsembleAutograd(StackedMembers):
         """One update of every member; returns the (batch) train losses before it, shape (E,)."""
         from torch.func import grad_and_value, vmap
 
-        X, y, f0 = self.data.X_train, self.data.y_train, self.f0
-        idx = self._batches.next()
-        if idx is not None:
-            X, y = X[idx], y[idx]
-            f0 = f0[:, idx] if f0 is not None else None
+        X, y, f0 = self._next_batch()
         tp = {k: self.params[k] for k in self.trainable}
         fixed = {k: v for k, v in self.params.items() if k not in self.trainable}
         batched = vmap(grad_and_value(self._objective), in_dims=(0, 0, 0, 0 if f0 is not None else None, None, None))
