@@ -152,7 +152,7 @@ def test_heatmap_cells_are_means_over_seeds_with_markers():
     assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
     ax2 = collapse(df, "grok_amount_0.1", "model.sigma**2*scaling.alpha")
     pts = np.asarray(ax2.collections[0].get_offsets())
-    ok = df["grok_amount_0.1"].notna().to_numpy()
+    ok = (df["grok_amount_0.1"].notna() & (df["status"] == "completed")).to_numpy()  # the diverged run is left out
     np.testing.assert_allclose(pts[:, 0], (df["model.sigma"] ** 2 * df["scaling.alpha"]).to_numpy()[ok], rtol=1e-15)
     np.testing.assert_allclose(pts[:, 1], df["grok_amount_0.1"].to_numpy()[ok], rtol=1e-15)
 
@@ -166,6 +166,11 @@ def test_collapse_coloured_by_a_categorical_key_draws_one_series_per_value():
     series = {c.get_label(): np.asarray(c.get_offsets()).tolist() for c in ax.collections}
     assert series == {"2AF": [[1, 0.04], [30, 0.3], [300, 0.5]], "DMS": [[1, 0.2], [300, 0.6]]}  # 0 dropped (log)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["2AF", "DMS"]
+    df["status"] = ["completed"] * 5 + ["diverged"]  # a diverged run's last values are not drawn
+    ax = collapse(df, "final_liu_kernel_alignment", "init.recurrent.rank", "task.env")
+    series = {c.get_label(): np.asarray(c.get_offsets()).tolist() for c in ax.collections}
+    assert series == {"2AF": [[1, 0.04], [30, 0.3], [300, 0.5]], "DMS": [[1, 0.2]]}
+    assert "1 diverged or failed run left out" in ax.get_title()
 
 
 def test_presets_command_lists_run_presets_and_sweep_specs(capsys):

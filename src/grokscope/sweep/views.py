@@ -219,11 +219,16 @@ def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, a
              color: str | None = None) -> Any:
     """``col`` against the derived quantity ``expr`` on log-log axes (non-positive values dropped),
     points coloured by the axis ``colour`` when given: a colour scale for a numeric key, one marker per
-    value (with a legend) for a categorical one (``color``: deprecated spelling)."""
+    value (with a legend) for a categorical one (``color``: deprecated spelling). Only completed runs
+    are drawn (when ``df`` has a status column); the title says how many others were left out."""
     from grokscope.views.labels import label
     colour = _alias(colour, color, "color", "colour", "collapse() keyword")
     _need(df, col, "--collapse")
     plt = _plt()
+    left_out = 0
+    if "status" in df.columns:  # a diverged or failed run's last values are not a result
+        done = (df["status"] == "completed").to_numpy()
+        left_out, df = int((~done).sum()), df[done].reset_index(drop=True)
     xv = derived(expr, df)
     yv = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
     ok = np.isfinite(xv) & np.isfinite(yv) & (xv > 0) & (yv > 0)
@@ -249,7 +254,10 @@ def collapse(df: pd.DataFrame, col: str, expr: str, colour: str | None = None, a
     ax.set_yscale("log")
     ax.set_xlabel(expr_label(expr))
     ax.set_ylabel(label(col))
-    ax.set_title(f"{label(col)} against {expr_label(expr)}", fontsize=9)
+    title = f"{label(col)} against {expr_label(expr)}"
+    if left_out:
+        title += f"\n({left_out} diverged or failed run{'s' if left_out > 1 else ''} left out)"
+    ax.set_title(title, fontsize=9)
     return ax
 
 
