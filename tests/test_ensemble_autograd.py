@@ -30,7 +30,7 @@ def _cfg(tmp_path, **over):
             "optim": {"name": "momentum", "lr": 0.02, "momentum": 0.9, "batch_size": 16},
             "train": {"steps": 40, "loss": "cross_entropy", "dtype": "float64", "log_per_decade": 10,
                       "progress": False, "engine": "network"},
-            "probes": {"names": ["loss", "accuracy", "liu"], "liu_trials": 20},
+            "probes": {"names": ["loss", "accuracy", "liu", "liu_kernel"], "liu_trials": 20, "liu_kernel_trials": 3},
             "output": {"root": str(tmp_path / "runs"), "plots": False, "report": False}}
     return load_config(base, over)
 
@@ -88,7 +88,7 @@ def test_run_batched_equals_single_runs(tmp_path):
         assert r.summary["ensemble"]["engine"] == "EnsembleAutograd" and r.summary["ensemble"]["member"] == i
         a, b = r.metrics, s.metrics
         assert list(a.columns) == list(b.columns) and a["step"].tolist() == b["step"].tolist()
-        assert "liu_weight_change" in a.columns
+        assert {"liu_weight_change", "liu_kernel_alignment"} <= set(a.columns)
         for col in a.columns:
             x, y = a[col].to_numpy(float), b[col].to_numpy(float)
             ok = ~np.isnan(y)
