@@ -171,6 +171,9 @@ def test_collapse_coloured_by_a_categorical_key_draws_one_series_per_value():
     series = {c.get_label(): np.asarray(c.get_offsets()).tolist() for c in ax.collections}
     assert series == {"2AF": [[1, 0.04], [30, 0.3], [300, 0.5]], "DMS": [[1, 0.2]]}
     assert "1 diverged or failed run left out" in ax.get_title()
+    # human labels for the measures, the rank and the task (no raw column names on the figure)
+    assert ax.get_ylabel() == "final tangent-kernel alignment KA" and ax.get_xlabel() == "rank r of W_rec(0)"
+    assert ax.get_legend().get_title().get_text() == "task"
 
 
 def test_presets_command_lists_run_presets_and_sweep_specs(capsys):

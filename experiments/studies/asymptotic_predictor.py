@@ -103,11 +103,22 @@ def recheck(csv: Path, n: int, shard: tuple[int, int], cache: Path, seed: int, i
               f"(sim {float(s['wall_s']):.0f}s)", flush=True)
 
 
+def shard(text: str) -> tuple[int, int]:
+    """argparse type of --shard: 'K/N' with 0 ≤ K < N."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: expected K/N, e.g. 0/2") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: needs 0 ≤ K < N")
+    return k, n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", choices=sorted(GRIDS), default="quick")
     ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument("--shard", default="0/1", help="K/N: simulate only every N-th α from the K-th (fill the cache "
+    ap.add_argument("--shard", type=shard, default=(0, 1), help="K/N: simulate only every N-th α from the K-th (fill the cache "
                     "from N processes; scores are only printed for 0/1)")
     ap.add_argument("--init", choices=["infinite", "sampled"], default="infinite")
     ap.add_argument("--theta", type=float, default=0.1)
@@ -121,7 +132,7 @@ def main() -> None:
                     help="rerun --recheck-n disputed cells of a capped full-grid CSV to the full horizon")
     ap.add_argument("--recheck-n", type=int, default=10)
     a = ap.parse_args()
-    k, n = (int(v) for v in a.shard.split("/"))
+    k, n = a.shard
     if a.recheck:
         recheck(a.recheck, a.recheck_n, (k, n), a.cache, a.seed, a.init, a.theta)
         return

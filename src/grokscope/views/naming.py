@@ -16,7 +16,9 @@ KEY_SYMBOLS = {"scaling.alpha": "α", "model.eps": "ε", "model.N": "N", "task.P
                "optim.name": "optimiser", "model.name": "model", "task.name": "task", "train.steps": "steps",
                "train.seed": "seed", "model.seed": "init seed", "task.data_seed": "data seed",
                "init.rank": "init rank", "init.scale": "init scale", "optim.batch_size": "batch",
-               "model.phi": "φ", "train.loss": "loss", "train.engine": "engine", "scaling.centre": "centred"}
+               "model.phi": "φ", "train.loss": "loss", "train.engine": "engine", "scaling.centre": "centred",
+               "init.recurrent.rank": "rank r of W_rec(0)", "init.recurrent.kind": "W_rec(0) kind",
+               "task.env": "task"}
 
 # results column stem (before a threshold suffix) -> human name
 COLUMN_NAMES = {"grok_amount": "grokking amount t_test − t_train (steps)", "t_train": "t_train (steps)",
@@ -24,7 +26,10 @@ COLUMN_NAMES = {"grok_amount": "grokking amount t_test − t_train (steps)", "t_
                 "peak_test_loss": "peak test loss", "peak_test_step": "step of the peak test loss",
                 "min_test_loss": "minimum test loss", "departure_step": "departure step from the linearised twin",
                 "k0_test_mse": "K₀ regression test MSE", "k0_train_mse": "K₀ regression train MSE",
-                "wall_s": "wall time (s)", "steps_per_s": "steps per second"}
+                "wall_s": "wall time (s)", "steps_per_s": "steps per second",
+                "liu_weight_change": "weight change ‖W − W(0)‖_F", "liu_rep_alignment": "representation alignment RA",
+                "liu_kernel_alignment": "tangent-kernel alignment KA", "liu_sign_similarity": "sign similarity",
+                "liu_effective_rank": "effective rank of W"}
 
 # config sections whose values never change a result (left out when telling runs apart)
 IGNORED = ("output.", "train.progress")
@@ -51,7 +56,8 @@ def column_label(col: str) -> str:
         return COLUMN_NAMES[col]
     for prefix in ("final_", "initial_"):
         if col.startswith(prefix):
-            return f"{prefix.rstrip('_')} {col.removeprefix(prefix).replace('_', ' ')}"
+            stem = col.removeprefix(prefix)
+            return f"{prefix.rstrip('_')} {COLUMN_NAMES.get(stem, stem.replace('_', ' '))}"
     return col.replace("_", " ")
 
 
